@@ -57,7 +57,7 @@ struct zcam_caps {
 };
 
 /* zcam_format.flags: validate and fill in the layout, change nothing. */
-#define ZCAM_FMT_TRY (1U << 0)
+#define ZCAM_FMT_TRY 0x1U
 
 /**
  * struct zcam_format - frame format and memory layout (ZCAM_IOC_S_FMT, G_FMT)
@@ -98,7 +98,7 @@ struct zcam_format {
 };
 
 /* zcam_create_buffer.flags: the dma-buf fd gets O_CLOEXEC. */
-#define ZCAM_BUF_CLOEXEC (1U << 0)
+#define ZCAM_BUF_CLOEXEC 0x1U
 
 /**
  * struct zcam_create_buffer - allocate one frame buffer (ZCAM_IOC_CREATE_BUF)
@@ -122,11 +122,11 @@ struct zcam_create_buffer {
 };
 
 /* zcam_queue.flags: in_fence_fd holds a sync_file to wait on before writing. */
-#define ZCAM_QUEUE_IN_FENCE (1U << 0)
+#define ZCAM_QUEUE_IN_FENCE 0x1U
 /* zcam_queue.flags: return the frame's fence as a sync_file in out_fence_fd. */
-#define ZCAM_QUEUE_OUT_FENCE (1U << 1)
+#define ZCAM_QUEUE_OUT_FENCE 0x2U
 /* zcam_queue.flags: the out_fence_fd gets O_CLOEXEC. */
-#define ZCAM_QUEUE_FENCE_CLOEXEC (1U << 2)
+#define ZCAM_QUEUE_FENCE_CLOEXEC 0x4U
 
 /**
  * struct zcam_queue - queue a buffer for capture (ZCAM_IOC_QBUF)
@@ -181,7 +181,7 @@ struct zcam_stream {
 #define ZCAM_EVENT_FRAME 1
 
 /* zcam_event.flags: the frame failed; its fence signalled with @error. */
-#define ZCAM_EVENT_ERROR (1U << 0)
+#define ZCAM_EVENT_ERROR 0x1U
 
 /**
  * struct zcam_event - completion record, read() from the device file
