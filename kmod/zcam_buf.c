@@ -206,6 +206,7 @@ static int zcam_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	mutex_lock(&buf->lock);
 	buf->vmap_count++;
 	mutex_unlock(&buf->lock);
+	atomic64_inc(&buf->zdev->vmaps);
 	iosys_map_set_vaddr(map, buf->vaddr);
 	return 0;
 }
@@ -239,7 +240,7 @@ static void zcam_dmabuf_release(struct dma_buf *dmabuf)
 	/* The index becomes free for the next CREATE_BUF on this file. */
 	ida_free(&ctx->buf_ida, buf->index);
 	atomic_dec(&ctx->num_buffers);
-	atomic_dec(&ctx->zdev->live_buffers);
+	atomic_dec(&buf->zdev->live_buffers);
 	kfree(buf);
 	zcam_ctx_put(ctx);
 }
@@ -350,6 +351,7 @@ long zcam_ioctl_create_buf(struct zcam_ctx *ctx, void __user *arg)
 	/* From here on the dma-buf's release op frees @buf and the index. */
 	buf->dmabuf = dmabuf;
 	buf->ctx = ctx;
+	buf->zdev = ctx->zdev;
 	kref_get(&ctx->ref);
 	atomic_inc(&ctx->num_buffers);
 	atomic_inc(&ctx->zdev->live_buffers);

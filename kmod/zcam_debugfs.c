@@ -25,6 +25,7 @@ static int zcam_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "fence_errors: %lld\n", atomic64_read(&zdev->fence_errors));
 	seq_printf(m, "event_overflows: %lld\n",
 		   atomic64_read(&zdev->event_overflows));
+	seq_printf(m, "vmaps: %lld\n", atomic64_read(&zdev->vmaps));
 	seq_printf(m, "live_buffers: %d\n", atomic_read(&zdev->live_buffers));
 	seq_printf(m, "live_fences: %d\n", atomic_read(&zdev->live_fences));
 	return 0;

@@ -61,6 +61,7 @@ struct zcam_device {
 	atomic64_t drops;
 	atomic64_t fence_errors;
 	atomic64_t event_overflows;
+	atomic64_t vmaps;
 	atomic_t live_buffers;
 	atomic_t live_fences;
 
@@ -116,6 +117,7 @@ struct zcam_ctx {
 
 struct zcam_buffer {
 	struct zcam_ctx *ctx;
+	struct zcam_device *zdev;
 	struct dma_buf *dmabuf;
 	struct page **pages;
 	pgoff_t num_pages;
