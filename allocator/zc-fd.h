@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gst-zerocopy: internal C++ helpers for file descriptors and dma-buf CPU
+ * access. Not installed.
+ */
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace zc {
+
+/*
+ * Owns one file descriptor. Move-only; closes on destruction. Every fd the
+ * library creates lives in one of these until it is handed over with
+ * release(), so no error path can leak one.
+ */
+class UniqueFd
+{
+public:
+  UniqueFd () noexcept = default;
+  explicit UniqueFd (int fd) noexcept : fd_ (fd) {}
+  UniqueFd (UniqueFd &&other) noexcept : fd_ (other.release ()) {}
+  UniqueFd &operator= (UniqueFd &&other) noexcept
+  {
+    reset (other.release ());
+    return *this;
+  }
+  UniqueFd (const UniqueFd &) = delete;
+  UniqueFd &operator= (const UniqueFd &) = delete;
+  ~UniqueFd () { reset (); }
+
+  int get () const noexcept { return fd_; }
+  bool valid () const noexcept { return fd_ >= 0; }
+  explicit operator bool () const noexcept { return valid (); }
+
+  /* Gives up ownership; the caller must close the returned fd. */
+  [[nodiscard]] int release () noexcept { return std::exchange (fd_, -1); }
+
+  void reset (int fd = -1) noexcept
+  {
+    int old = std::exchange (fd_, fd);
+    if (old >= 0)
+      ::close (old);
+  }
+
+  /* A close-on-exec duplicate, or an invalid UniqueFd with errno set. */
+  UniqueFd dup () const noexcept
+  {
+    if (fd_ < 0) {
+      errno = EBADF;
+      return UniqueFd ();
+    }
+    return UniqueFd (::fcntl (fd_, F_DUPFD_CLOEXEC, 0));
+  }
+
+private:
+  int fd_ = -1;
+};
+
+/* Closes an fd whose ownership was handed over as a plain int. */
+inline void
+close_owned (int fd) noexcept
+{
+  UniqueFd owned (fd);
+}
+
+/* ioctl() retried on EINTR/EAGAIN; returns 0 or -errno. */
+int xioctl (int fd, unsigned long request, void *arg) noexcept;
+
+/*
+ * poll() one fd for @events with a timeout in ns (< 0: no limit), retrying
+ * on EINTR with the remaining time. Returns 0 when ready, -ETIMEDOUT, or
+ * -errno.
+ */
+int poll_fd (int fd, short events, int64_t timeout_ns) noexcept;
+
+/*
+ * A DMA_BUF_IOCTL_SYNC bracket: begin() issues SYNC_START for the given
+ * access, the destructor issues SYNC_END unless keep() handed the open
+ * bracket over to someone else (a GstMemory map that ends in unmap).
+ */
+class CpuAccess
+{
+public:
+  CpuAccess (int dmabuf_fd, bool read, bool write) noexcept;
+  ~CpuAccess ();
+  CpuAccess (const CpuAccess &) = delete;
+  CpuAccess &operator= (const CpuAccess &) = delete;
+
+  /* 0 or -errno. */
+  int begin () noexcept;
+  /* Leave the bracket open; a later end_cpu_access() closes it. */
+  void keep () noexcept { active_ = false; }
+
+  static int end_cpu_access (int dmabuf_fd, bool read, bool write) noexcept;
+
+private:
+  int fd_;
+  uint64_t flags_;
+  bool active_ = false;
+};
+
+/* Names a dma-buf for /sys/kernel/debug/dma_buf/bufinfo; 0 or -errno. */
+int dmabuf_set_name (int dmabuf_fd, const char *name) noexcept;
+
+/* Size of the object behind an fd (lseek SEEK_END), or -errno. */
+int64_t fd_size (int fd) noexcept;
+
+} // namespace zc

@@ -1,0 +1,2 @@
+#include "zc-test.h"
+int main () { return 77; }

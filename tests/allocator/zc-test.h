@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers shared by the libgstzerocopy-1.0 tests.
+ */
+#pragma once
+
+/* C++ headers first: gstcheck.h defines macros (fail, ...) they use. */
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <gst/check/gstcheck.h>
+#include <gst/zerocopy/zerocopy.h>
+
+/* Open file descriptors of this process. */
+static inline int
+zc_test_count_fds (void)
+{
+  int n = 0;
+  DIR *d = opendir ("/proc/self/fd");
+  if (!d)
+    return -1;
+  while (struct dirent *e = readdir (d))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir (d);
+  return n - 1;  /* the DIR's own fd */
+}
+
+/* Whether @fd is an open descriptor. */
+static inline bool
+zc_test_fd_open (int fd)
+{
+  return fcntl (fd, F_GETFD) != -1;
+}
+
+/* A pipe whose read end stands in for a fence: it "signals" (polls
+ * readable) once a byte is written to the write end. */
+struct ZcTestPipeFence {
+  int read_fd = -1;
+  int write_fd = -1;
+
+  ZcTestPipeFence ()
+  {
+    int fds[2];
+    fail_unless (pipe2 (fds, O_CLOEXEC) == 0);
+    read_fd = fds[0];
+    write_fd = fds[1];
+  }
+  ~ZcTestPipeFence ()
+  {
+    if (write_fd >= 0)
+      close (write_fd);
+  }
+  /* Hands the read end over (e.g. to a fence meta). */
+  int take () { return std::exchange (read_fd, -1); }
+  void signal ()
+  {
+    fail_unless (write (write_fd, "x", 1) == 1);
+  }
+};
+
+/* Lines of /sys/kernel/debug/dma_buf/bufinfo naming a dma-buf of ours. */
+static inline int
+zc_test_count_named_dmabufs (const char *prefix = "gstzc-")
+{
+  std::ifstream f ("/sys/kernel/debug/dma_buf/bufinfo");
+  if (!f)
+    return -1;
+  std::string line;
+  int n = 0;
+  while (std::getline (f, line))
+    if (line.find (prefix) != std::string::npos)
+      n++;
+  return n;
+}
+
+/* Path of the DRM primary node of @driver, or "" when none is loaded. */
+static inline std::string
+zc_test_find_card (const char *driver)
+{
+  for (int i = 0; i < 16; i++) {
+    std::string dev = "card" + std::to_string (i);
+    std::ifstream uevent ("/sys/class/drm/" + dev + "/device/uevent");
+    std::string line;
+    while (std::getline (uevent, line))
+      if (line == std::string ("DRIVER=") + driver)
+        return "/dev/dri/" + dev;
+  }
+  return "";
+}
