@@ -67,10 +67,12 @@ struct zcam_caps {
  * @flags: in: ZCAM_FMT_* flags.
  * @pitch_align: in: pitch alignment in bytes, a power of two from 1 to 4096;
  *	0 selects zcam_caps.pitch_align. The kernel never uses a smaller
- *	alignment than the default.
+ *	alignment than the default. out: the alignment used.
  * @height_align: in: number of lines each plane is padded to (a power of two
  *	up to 64, 0 or 1 for none). Consumers such as codecs that work on
- *	blocks need the padding rows to exist in memory.
+ *	blocks need the padding rows to exist in memory. The frame is padded
+ *	to ALIGN(height, height_align) lines; a vertically subsampled plane
+ *	(NV12 chroma) has half as many. out: the alignment used (at least 1).
  * @num_planes: out: planes of the format.
  * @reserved0: zero.
  * @pitches: out: bytes per line of each plane.
@@ -79,8 +81,11 @@ struct zcam_caps {
  * @reserved: zero.
  *
  * S_FMT is refused with -EBUSY while buffers of the open file exist or the
- * stream is on. G_FMT returns the current format (XRGB8888 640x480 after
- * open) with the same layout fields.
+ * stream is on (ZCAM_FMT_TRY is always allowed). G_FMT returns the current
+ * format (XRGB8888 640x480 after open) with the same layout fields.
+ * Every plane's pitch is ALIGN(width * bytes per pixel, pitch_align); NV12's
+ * chroma plane has the luma pitch and starts right after the padded luma
+ * plane; @size is the sum, rounded up to a page.
  */
 struct zcam_format {
 	__u32 width;
@@ -131,8 +136,9 @@ struct zcam_create_buffer {
 /**
  * struct zcam_queue - queue a buffer for capture (ZCAM_IOC_QBUF)
  * @buf_fd: in: dma-buf fd of a buffer created on this open file.
- * @in_fence_fd: in: sync_file fd when ZCAM_QUEUE_IN_FENCE is set. The
- *	kernel takes its own reference; the caller still owns the fd.
+ * @in_fence_fd: in: sync_file fd when ZCAM_QUEUE_IN_FENCE is set (ignored
+ *	otherwise). The kernel takes its own reference; the caller still owns
+ *	the fd. An error the in-fence signals with does not fail the frame.
  * @flags: in: ZCAM_QUEUE_* flags.
  * @out_fence_fd: out: sync_file of the frame's fence when
  *	ZCAM_QUEUE_OUT_FENCE is set, else -1.
@@ -150,6 +156,12 @@ struct zcam_create_buffer {
  * reservation object with DMA_RESV_USAGE_WRITE at queue time.
  * A buffer that is already queued gives -EBUSY; a dma-buf that is not one
  * of this open file's buffers gives -EINVAL.
+ *
+ * A stream begins with the first QBUF or STREAMON after open or STREAMOFF:
+ * it gets a new fence context and its sequence numbers start at 0. Buffers
+ * may be queued before STREAMON. While streaming, a frame period that finds
+ * no buffer queued is a dropped frame, as are frames dropped by fault
+ * injection; the next QBUF's sequence skips the dropped frames.
  */
 struct zcam_queue {
 	__s32 buf_fd;
@@ -169,6 +181,11 @@ struct zcam_queue {
  *	zcam_caps.min_fps and zcam_caps.max_fps.
  * @flags: zero.
  * @reserved: zero.
+ *
+ * STREAMON gives -EBUSY when the stream is already on. STREAMOFF (and
+ * closing the file) signals the fence of every frame not yet captured with
+ * -ECANCELED, in queue order, and ends the stream; it succeeds when the
+ * stream is off too.
  */
 struct zcam_stream {
 	__u32 fps_num;
@@ -198,6 +215,7 @@ struct zcam_stream {
  *
  * read() returns whole events only (a short buffer gives -EINVAL), blocks
  * unless O_NONBLOCK, and poll() reports EPOLLIN while events are pending.
+ * Each open file keeps the latest 128 unread events; older ones are dropped.
  */
 struct zcam_event {
 	__u32 type;
