@@ -5,6 +5,7 @@
 #pragma once
 
 /* C++ headers first: gstcheck.h defines macros (fail, ...) they use. */
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <gst/check/gstcheck.h>
@@ -84,17 +86,36 @@ zc_test_count_named_dmabufs (const char *prefix = "gstzc-")
   return n;
 }
 
-/* Path of the DRM primary node of @driver, or "" when none is loaded. */
+/* Path of the DRM primary node of @driver, or "" when none is loaded. The
+ * driver name comes from DRM_IOCTL_VERSION (vgem and vkms are platform
+ * devices without a DRIVER= line in sysfs). */
 static inline std::string
 zc_test_find_card (const char *driver)
 {
+  struct {
+    int major, minor, patch;
+    size_t name_len;
+    char *name;
+    size_t date_len;
+    char *date;
+    size_t desc_len;
+    char *desc;
+  } v;
+  /* DRM_IOCTL_VERSION = _IOWR('d', 0x00, struct drm_version) */
+  const unsigned long ioctl_version = _IOWR ('d', 0x00, decltype (v));
   for (int i = 0; i < 16; i++) {
-    std::string dev = "card" + std::to_string (i);
-    std::ifstream uevent ("/sys/class/drm/" + dev + "/device/uevent");
-    std::string line;
-    while (std::getline (uevent, line))
-      if (line == std::string ("DRIVER=") + driver)
-        return "/dev/dri/" + dev;
+    std::string path = "/dev/dri/card" + std::to_string (i);
+    int fd = open (path.c_str (), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    char name[64] = {};
+    memset (&v, 0, sizeof (v));
+    v.name_len = sizeof (name) - 1;
+    v.name = name;
+    int ret = ioctl (fd, ioctl_version, &v);
+    close (fd);
+    if (ret == 0 && std::string (name) == driver)
+      return path;
   }
   return "";
 }
