@@ -26,6 +26,7 @@
 #include <linux/dma-buf.h>
 #include <linux/magic.h>
 #include <linux/sync_file.h>
+#include <linux/videodev2.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
@@ -1320,6 +1321,100 @@ static int t_vkms_import(void)
 	return ZT_PASS;
 }
 
+/* Opens the V4L2 device whose video_device name is @name (tracked), or -1. */
+static int open_video(const char *name)
+{
+	for (int i = 0; i < 64; i++) {
+		char path[64], buf[64] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/video4linux/video%d/name", i);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+		buf[strcspn(buf, "\n")] = 0;
+		if (!strcmp(buf, name)) {
+			snprintf(path, sizeof(path), "/dev/video%d", i);
+			return zt_track(open(path, O_RDWR | O_CLOEXEC));
+		}
+	}
+	return -1;
+}
+
+/*
+ * A captured NV12 frame goes into vicodec's encoder through V4L2 DMABUF
+ * import (vb2-vmalloc: dma_buf_vmap), as a hardware encoder would read it.
+ */
+static int t_vicodec_import(void)
+{
+	struct v4l2_format vf = { .type = V4L2_BUF_TYPE_VIDEO_OUTPUT };
+	struct v4l2_requestbuffers rb;
+	struct v4l2_buffer vb;
+	struct zcam_format f;
+	struct zcam_queue q;
+	struct pollfd p;
+	int fd = zopen(), enc = open_video("stateful-encoder"), buf, type;
+	long long vmaps = stat_get("vmaps");
+
+	CHECK(fd >= 0);
+	if (enc < 0)
+		SKIP("no vicodec stateful encoder");
+	/* vicodec has a minimum size; take the one it chooses. */
+	vf.fmt.pix.width = 64;
+	vf.fmt.pix.height = 64;
+	vf.fmt.pix.pixelformat = V4L2_PIX_FMT_NV12;
+	CHECK(ioctl(enc, VIDIOC_S_FMT, &vf) == 0);
+	zt_note("vicodec input: %ux%u bytesperline %u sizeimage %u", vf.fmt.pix.width,
+		vf.fmt.pix.height, vf.fmt.pix.bytesperline, vf.fmt.pix.sizeimage);
+	CHECK(vf.fmt.pix.pixelformat == V4L2_PIX_FMT_NV12);
+	CHECK(set_fmt(fd, vf.fmt.pix.width, vf.fmt.pix.height, DRM_FORMAT_NV12, 0, 0, &f) == 0);
+	CHECK(vf.fmt.pix.bytesperline == f.pitches[0] && vf.fmt.pix.sizeimage <= f.size);
+
+	buf = create_buf(fd, NULL);
+	CHECK(buf >= 0);
+	CHECK(qbuf(fd, buf, -1, ZCAM_QUEUE_OUT_FENCE, &q) == 0);
+	CHECK(streamon(fd, 60, 1) == 0);
+	/* V4L2 has no fences: wait on the CPU, as zcfence mode=wait does. */
+	CHECK(fence_wait(q.out_fence_fd, 5000) == 0);
+
+	rb = (struct v4l2_requestbuffers){ .count = 1, .type = V4L2_BUF_TYPE_VIDEO_OUTPUT,
+					   .memory = V4L2_MEMORY_DMABUF };
+	CHECK(ioctl(enc, VIDIOC_REQBUFS, &rb) == 0 && rb.count >= 1);
+	rb = (struct v4l2_requestbuffers){ .count = 1, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+					   .memory = V4L2_MEMORY_MMAP };
+	CHECK(ioctl(enc, VIDIOC_REQBUFS, &rb) == 0 && rb.count >= 1);
+
+	vb = (struct v4l2_buffer){ .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+				   .memory = V4L2_MEMORY_MMAP, .index = 0 };
+	CHECK(ioctl(enc, VIDIOC_QBUF, &vb) == 0);
+	vb = (struct v4l2_buffer){ .type = V4L2_BUF_TYPE_VIDEO_OUTPUT,
+				   .memory = V4L2_MEMORY_DMABUF, .index = 0,
+				   .bytesused = vf.fmt.pix.sizeimage, .length = f.size,
+				   .field = V4L2_FIELD_NONE };
+	vb.m.fd = buf;
+	CHECK(ioctl(enc, VIDIOC_QBUF, &vb) == 0);
+	type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+	CHECK(ioctl(enc, VIDIOC_STREAMON, &type) == 0);
+	type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	CHECK(ioctl(enc, VIDIOC_STREAMON, &type) == 0);
+
+	p = (struct pollfd){ .fd = enc, .events = POLLIN | POLLOUT };
+	CHECK(poll(&p, 1, 5000) == 1);
+	vb = (struct v4l2_buffer){ .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+				   .memory = V4L2_MEMORY_MMAP };
+	CHECK(ioctl(enc, VIDIOC_DQBUF, &vb) == 0 && !(vb.flags & V4L2_BUF_FLAG_ERROR));
+	zt_note("vicodec encoded the frame into %u bytes", vb.bytesused);
+	CHECK(vb.bytesused > 0);
+	vb = (struct v4l2_buffer){ .type = V4L2_BUF_TYPE_VIDEO_OUTPUT,
+				   .memory = V4L2_MEMORY_DMABUF };
+	CHECK(ioctl(enc, VIDIOC_DQBUF, &vb) == 0 && vb.index == 0);
+	CHECK(stat_get("vmaps") > vmaps);
+	return ZT_PASS;
+}
+
 /* ---- cases: lifetime ---------------------------------------------------- */
 
 static int t_buffers_outlive_device(void)
@@ -1438,6 +1533,7 @@ int main(int argc, char **argv)
 		CASE(t_in_fence_timeout),
 		CASE(t_vgem_import),
 		CASE(t_vkms_import),
+		CASE(t_vicodec_import),
 		CASE(t_buffers_outlive_device),
 		CASE(t_unload_refused),
 		CASE(t_no_leaks),
