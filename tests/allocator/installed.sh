@@ -1,12 +1,21 @@
 #!/bin/sh
 # Installs the build into a scratch directory and builds and runs the
 # docs/allocator.md example with nothing but the installed header, library
-# and gstzerocopy-1.0.pc. Usage: installed.sh BUILD_DIR EXAMPLE.c
+# and gstzerocopy-1.0.pc. Usage: installed.sh BUILD_DIR EXAMPLE.c DOC.md
 set -eu
 build=$1
 example=$2
+doc=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# The documentation shows this very program: its first C block must be it.
+awk '/^```c$/ { on = 1; next } on && /^```$/ { exit } on' "$doc" >"$tmp/doc-example.c"
+if ! cmp -s "$tmp/doc-example.c" "$example"; then
+	echo "the example in $doc differs from $example:"
+	diff -u "$example" "$tmp/doc-example.c" || true
+	exit 1
+fi
 
 meson install -C "$build" --no-rebuild --quiet --destdir "$tmp/root" >"$tmp/install.log" 2>&1 || {
 	cat "$tmp/install.log"; exit 1; }
