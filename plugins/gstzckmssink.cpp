@@ -1,0 +1,1172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-zckmssink
+ * @title: zckmssink
+ *
+ * Shows video on a KMS display with atomic commits only. dma-buf input is
+ * imported (PRIME) and its framebuffer cached on the #GstMemory; the
+ * buffer's acquire fence (#GstZcFenceMeta) is the plane's IN_FENCE_FD and
+ * the commit's out-fence becomes a release fence of the buffer that was on
+ * screen before. Commits are non-blocking and paced by page-flip events on
+ * a display thread; a frame that arrives while one is still waiting for
+ * the display replaces it (counted as dropped). Other input is copied into
+ * the sink's own dumb buffers (counted as copied).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc ! video/x-raw,format=BGRx,width=640,height=480 ! zckmssink driver-name=vkms
+ * ]|
+ */
+#include "gstzckmssink.h"
+#include "zckms-device.h"
+
+#include <gst/allocators/allocators.h>
+#include <gst/zerocopy/zerocopy.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <drm_fourcc.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+
+GST_DEBUG_CATEGORY (gst_zc_kms_sink_debug);
+#define GST_CAT_DEFAULT gst_zc_kms_sink_debug
+GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
+
+using zckms::Rect;
+using zckms::UniqueFd;
+
+namespace {
+
+constexpr guint64 DEFAULT_FENCE_TIMEOUT = GST_SECOND;
+/* Frames the sink can hold at once: on screen, committed, next. */
+constexpr unsigned N_COPY_SLOTS = 4;
+
+/* One frame on its way to the display. Destroyed with the state's frame
+ * lock held (it may drop the last ref of a copy slot). */
+struct Frame
+{
+  GstBuffer *buffer = nullptr;  /* ref, or nullptr for copied frames */
+  std::shared_ptr<zckms::DumbFb> slot;  /* copied frames */
+  uint32_t fb_id = 0;
+  uint32_t plane_id = 0;
+  Rect src, dst;
+  UniqueFd acquire;
+  UniqueFd out_fence;
+  gint64 deadline_us = 0;       /* fence-timeout for the acquire fence */
+  gint64 commit_us = 0;
+
+  ~Frame ()
+  {
+    if (buffer)
+      gst_buffer_unref (buffer);
+  }
+};
+using FramePtr = std::unique_ptr<Frame>;
+
+struct Stats
+{
+  guint64 shown = 0, dropped = 0, copied = 0, fence_errors = 0;
+  guint64 fence_timeouts = 0;
+  guint64 latency_sum_us = 0, latency_n = 0;
+};
+
+struct State
+{
+  /* Properties; protected by the object lock. */
+  std::string device, driver_name;
+  int fd_prop = -1;
+  guint connector_id = 0, crtc_id = 0, plane_id = 0;
+  GstVideoRectangle render_rect {};
+  guint64 fence_timeout = DEFAULT_FENCE_TIMEOUT;
+
+  /* Set in start(), cleared in stop(); constant while streaming. */
+  std::shared_ptr<zckms::Device> dev;
+  zckms::Output out;
+  std::string dev_path;
+  std::shared_ptr<zckms::DumbFb> background;
+  GstAllocator *allocator = nullptr;    /* for the proposed pool */
+
+  /* Streaming thread only (set_caps, show_frame). */
+  GstVideoInfo vinfo {};
+  uint32_t fourcc = 0;
+  uint32_t plane_id_used = 0;
+  Rect src, dst;
+  std::vector<std::shared_ptr<zckms::DumbFb>> slots;
+  bool dmabuf_failed = false;
+  GstBuffer *last_buffer = nullptr;     /* shown last; preroll shows it twice */
+
+  /* Display thread and its mailbox. frame_lock protects the frames, the
+   * stats, the flags and the commit sequence; it is taken after the
+   * object lock, never before. */
+  std::mutex frame_lock;
+  FramePtr next, in_flight, on_screen;
+  Stats stats;
+  bool stopping = false, modeset = true, failed = false;
+  uint32_t last_overlay = 0;
+  std::thread thread;
+  UniqueFd wake;
+};
+
+}  // namespace
+
+struct _GstZcKmsSink
+{
+  GstVideoSink parent;
+  State *state;
+};
+
+G_DEFINE_TYPE_WITH_CODE (GstZcKmsSink, gst_zc_kms_sink, GST_TYPE_VIDEO_SINK,
+    GST_DEBUG_CATEGORY_INIT (gst_zc_kms_sink_debug, "zckmssink", 0,
+        "atomic KMS sink");
+    GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
+GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_NONE,
+    GST_TYPE_ZC_KMS_SINK);
+
+enum
+{
+  PROP_0,
+  PROP_DEVICE,
+  PROP_DRIVER_NAME,
+  PROP_FD,
+  PROP_CONNECTOR_ID,
+  PROP_CRTC_ID,
+  PROP_PLANE_ID,
+  PROP_RENDER_RECTANGLE,
+  PROP_FENCE_TIMEOUT,
+  PROP_STATS,
+  N_PROPS
+};
+static GParamSpec *g_properties[N_PROPS];
+
+static GstCaps *
+caps_for_formats (const std::vector<uint32_t> *fourccs)
+{
+  GstCaps *caps = gst_caps_new_empty ();
+  GValue list = G_VALUE_INIT;
+  g_value_init (&list, GST_TYPE_LIST);
+  guint n = 0;
+  const GstZcFormatInfo *table = gst_zc_format_list (&n);
+  for (guint i = 0; i < n; i++) {
+    bool ok = !fourccs;
+    for (size_t k = 0; fourccs && k < fourccs->size () && !ok; k++)
+      ok = (*fourccs)[k] == table[i].fourcc;
+    if (!ok)
+      continue;
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, gst_video_format_to_string (table[i].format));
+    gst_value_list_append_and_take_value (&list, &v);
+  }
+  for (int dmabuf = 1; dmabuf >= 0; dmabuf--) {
+    GstStructure *s = gst_structure_new ("video/x-raw",
+        "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
+        "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL);
+    gst_structure_set_value (s, "format", &list);
+    gst_caps_append_structure_full (caps, s, dmabuf ?
+        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL) : NULL);
+  }
+  g_value_unset (&list);
+  return caps;
+}
+
+/* ---- display thread ---------------------------------------------------- */
+
+/* Posts an element error from any thread and makes the next render fail. */
+#define FAIL_LOCKED(self, st, code, text, debug)                              \
+  G_STMT_START {                                                              \
+    (st)->failed = true;                                                      \
+    GST_ELEMENT_ERROR (self, RESOURCE, code, text, debug);                    \
+  } G_STMT_END
+
+/* The sink whose display thread this is. */
+static thread_local GstZcKmsSink *tl_sink;
+
+static void
+page_flip_handler (int, unsigned, unsigned tv_sec, unsigned tv_usec,
+    void *user_data)
+{
+  /* Called from drmHandleEvent() in the display thread, frame_lock held.
+   * Events go to the DRM file, not to a thread: when sinks share one file
+   * (fd property), a thread may read another sink's event; ignore it. */
+  GstZcKmsSink *self = tl_sink;
+  if (user_data != self) {
+    GST_WARNING_OBJECT (self, "page-flip event of another user of the fd");
+    return;
+  }
+  State *st = self->state;
+  if (!st->in_flight)
+    return;
+  gint64 flip_us = gint64 (tv_sec) * G_USEC_PER_SEC + tv_usec;
+  if (flip_us > st->in_flight->commit_us) {
+    st->stats.latency_sum_us += flip_us - st->in_flight->commit_us;
+    st->stats.latency_n++;
+  }
+  st->stats.shown++;
+  /* The frame that was on screen is off it now: let it go (if it was not
+   * handed back early with a release fence). */
+  st->on_screen = std::move (st->in_flight);
+}
+
+/* Commits @f; frame_lock held. Returns 0 or -errno. */
+static int
+commit_frame_locked (GstZcKmsSink *self, Frame &f)
+{
+  State *st = self->state;
+  const zckms::Output &out = st->out;
+  const zckms::PlaneInfo *plane = out.find_plane (f.plane_id);
+  const zckms::PlaneInfo *primary = out.primary ();
+  int fd = st->dev->fd ();
+  zckms::AtomicReq req;
+  uint32_t blob = 0;
+  uint32_t flags = DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT;
+
+  if (st->modeset) {
+    if (drmModeCreatePropertyBlob (fd, &out.mode, sizeof (out.mode), &blob))
+      return -errno;
+    req.add (out.crtc_id, out.crtc_mode_id_prop, blob);
+    req.add (out.crtc_id, out.crtc_active_prop, 1);
+    req.add (out.connector_id, out.conn_crtc_id_prop, out.crtc_id);
+    flags |= DRM_MODE_ATOMIC_ALLOW_MODESET;
+    /* Planes someone else left on this CRTC would cover our frame. */
+    for (const auto &p : out.planes)
+      if (p.id != plane->id && p.id != primary->id)
+        zckms::add_plane_off (req, p);
+  }
+  zckms::add_plane (req, *plane, out.crtc_id, f.fb_id, f.src, f.dst);
+  if (f.acquire.valid () && plane->props.in_fence_fd)
+    req.add (plane->id, plane->props.in_fence_fd, f.acquire.get ());
+  if (plane != primary) {
+    /* Drivers like vkms need the primary plane to cover the CRTC: black. */
+    Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
+    zckms::add_plane (req, *primary, out.crtc_id, st->background->fb_id (),
+        full, full);
+  } else if (st->last_overlay) {
+    if (const zckms::PlaneInfo *old = out.find_plane (st->last_overlay))
+      zckms::add_plane_off (req, *old);
+  }
+  int32_t out_fence = -1;
+  if (out.crtc_out_fence_prop)
+    req.add (out.crtc_id, out.crtc_out_fence_prop,
+        reinterpret_cast<uintptr_t> (&out_fence));
+
+  int ret = req.ok () ? 0 : -EINVAL;
+  if (ret == 0 && drmModeAtomicCommit (fd, req.get (), flags, self))
+    ret = -errno;
+  if (blob)
+    drmModeDestroyPropertyBlob (fd, blob);
+  if (ret < 0)
+    return ret;
+  st->modeset = false;
+  st->last_overlay = plane != primary ? plane->id : 0;
+  f.out_fence.reset (out_fence);
+  f.commit_us = g_get_monotonic_time ();
+  return 0;
+}
+
+/* After committing @f: the frame on screen gets @f's out-fence as release
+ * fence and goes back upstream now when it can carry it. */
+static void
+release_previous_locked (State *st, const Frame &f)
+{
+  Frame *prev = st->on_screen.get ();
+  if (!prev || !prev->buffer || !f.out_fence.valid ())
+    return;
+  GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (prev->buffer);
+  if (!meta)
+    return;                     /* kept until the flip away */
+  int dup = gst_zc_fence_dup (f.out_fence.get ());
+  if (dup < 0)
+    return;
+  gst_zc_fence_meta_add_release_fence (meta, dup);
+  st->on_screen.reset ();
+}
+
+/* Commits st->next when the display is free and its fence is ready.
+ * Returns the poll timeout (ms) the thread should use, -1 for none. */
+static int
+advance_locked (GstZcKmsSink *self)
+{
+  State *st = self->state;
+  if (st->in_flight || !st->next || st->failed)
+    return -1;
+  Frame &f = *st->next;
+  if (f.acquire.valid ()) {
+    GstZcFenceInfo info;
+    if (gst_zc_fence_get_status (f.acquire.get (), &info)) {
+      if (info.status < 0) {
+        GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped",
+            info.status);
+        st->stats.fence_errors++;
+        st->next.reset ();
+        return -1;
+      }
+      if (info.status == 0) {
+        gint64 left = f.deadline_us - g_get_monotonic_time ();
+        if (left > 0)
+          return int ((left + 999) / 1000);
+        st->stats.fence_timeouts++;
+        st->next.reset ();
+        GST_ELEMENT_WARNING (self, STREAM, FAILED,
+            ("A frame's acquire fence did not signal within fence-timeout; "
+                "the frame was dropped."), (NULL));
+        return -1;
+      }
+    }
+  }
+  int ret = commit_frame_locked (self, f);
+  if (ret == -EBUSY)
+    return 2;                   /* someone else's commit on the CRTC: retry */
+  if (ret < 0) {
+    FAIL_LOCKED (self, st, FAILED, ("Could not show a frame on the display."),
+        ("atomic commit of plane %u: %s", f.plane_id, g_strerror (-ret)));
+    st->next.reset ();
+    return -1;
+  }
+  st->in_flight = std::move (st->next);
+  release_previous_locked (st, *st->in_flight);
+  return -1;
+}
+
+static void
+display_thread (GstZcKmsSink *self)
+{
+  State *st = self->state;
+  tl_sink = self;
+  drmEventContext ev = {};
+  ev.version = 2;
+  ev.page_flip_handler = page_flip_handler;
+
+  std::unique_lock<std::mutex> lk (st->frame_lock);
+  while (!st->stopping) {
+    int timeout = advance_locked (self);
+    pollfd pfd[3] = {
+      { st->wake.get (), POLLIN, 0 },
+      { st->dev->fd (), POLLIN, 0 },
+      { -1, POLLIN, 0 },
+    };
+    /* Waiting for the acquire fence of the next frame. */
+    if (timeout > 2 && st->next && st->next->acquire.valid ())
+      pfd[2].fd = st->next->acquire.get ();
+    lk.unlock ();
+    int n = poll (pfd, 3, timeout);
+    lk.lock ();
+    if (n <= 0)
+      continue;
+    if (pfd[0].revents & POLLIN) {
+      uint64_t v;
+      if (read (st->wake.get (), &v, sizeof (v)) < 0)
+        GST_DEBUG_OBJECT (self, "eventfd read: %s", g_strerror (errno));
+    }
+    if (pfd[1].revents & POLLIN)
+      drmHandleEvent (st->dev->fd (), &ev);
+  }
+}
+
+static void
+wake_thread (State *st)
+{
+  uint64_t one = 1;
+  if (write (st->wake.get (), &one, sizeof (one)) < 0)
+    GST_WARNING ("eventfd write: %s", g_strerror (errno));
+}
+
+/* ---- start / stop --------------------------------------------------------- */
+
+static gboolean
+gst_zc_kms_sink_start (GstBaseSink *bsink)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
+  State *st = self->state;
+  std::string device, driver;
+  int fd_prop;
+  guint want_conn, want_crtc;
+  {
+    GST_OBJECT_LOCK (self);
+    device = st->device;
+    driver = st->driver_name;
+    fd_prop = st->fd_prop;
+    want_conn = st->connector_id;
+    want_crtc = st->crtc_id;
+    GST_OBJECT_UNLOCK (self);
+  }
+
+  std::string why;
+  UniqueFd fd;
+  if (fd_prop >= 0) {
+    fd.reset (fcntl (fd_prop, F_DUPFD_CLOEXEC, 0));
+    if (!fd.valid ())
+      why = std::string ("fd ") + std::to_string (fd_prop) + ": " +
+          g_strerror (errno);
+  } else {
+    fd = zckms::open_card (device.c_str (), driver.c_str (), why);
+  }
+  if (!fd.valid ()) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+        ("Could not open a KMS display device."), ("%s", why.c_str ()));
+    return FALSE;
+  }
+  char *node = drmGetDeviceNameFromFd2 (fd.get ());
+  st->dev_path = node ? node : device;
+  free (node);
+
+  /* The display thread reads events only after poll() said so, but another
+   * reader of a shared file may take them first: never block in read(). */
+  int fl = fcntl (fd.get (), F_GETFL);
+  if (fl >= 0 && !(fl & O_NONBLOCK))
+    fcntl (fd.get (), F_SETFL, fl | O_NONBLOCK);
+
+  auto dev = std::make_shared<zckms::Device> (std::move (fd));
+  if (dev->enable_atomic () < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("The display driver \"%s\" has no atomic modesetting; zckmssink "
+            "needs it (use kmssink for legacy drivers).",
+            dev->driver ().c_str ()), ("DRM_CLIENT_CAP_ATOMIC: %s",
+            g_strerror (errno)));
+    return FALSE;
+  }
+  zckms::Output out;
+  int ret = dev->find_output (want_conn, want_crtc, out, why);
+  if (ret < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No usable display output on %s.", st->dev_path.c_str ()),
+        ("%s", why.c_str ()));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "%s (%s): connector %u, CRTC %u, mode %s",
+      st->dev_path.c_str (), dev->driver ().c_str (), out.connector_id,
+      out.crtc_id, out.mode.name);
+
+  GstVideoInfo bg;
+  gst_video_info_set_format (&bg, GST_VIDEO_FORMAT_BGRx, out.mode.hdisplay,
+      out.mode.vdisplay);
+  auto background = std::make_shared<zckms::DumbFb> ();
+  ret = background->create (dev->fd (), &bg, DRM_FORMAT_XRGB8888);
+  if (ret < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Could not allocate a framebuffer on %s.", st->dev_path.c_str ()),
+        ("dumb buffer %ux%u: %s", out.mode.hdisplay, out.mode.vdisplay,
+            g_strerror (-ret)));
+    return FALSE;
+  }
+  memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
+
+  UniqueFd wake (eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake.valid ()) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+        ("eventfd: %s", g_strerror (errno)));
+    return FALSE;
+  }
+
+  /* The proposed pool allocates dumb buffers on the same device through
+   * its own node; their dma-bufs import back into our fd. */
+  st->allocator = gst_zc_allocator_new ("dumb", st->dev_path.c_str ());
+  if (!st->allocator)
+    GST_INFO_OBJECT (self, "no dumb allocator on %s: no pool proposed",
+        st->dev_path.c_str ());
+
+  st->dev = std::move (dev);
+  st->out = std::move (out);
+  st->background = std::move (background);
+  st->wake = std::move (wake);
+  st->plane_id_used = 0;
+  st->dmabuf_failed = false;
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    st->stats = Stats ();
+    st->stopping = false;
+    st->failed = false;
+    st->modeset = true;
+    st->last_overlay = 0;
+  }
+  st->thread = std::thread (display_thread, self);
+  return TRUE;
+}
+
+static gboolean
+gst_zc_kms_sink_stop (GstBaseSink *bsink)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
+  State *st = self->state;
+  if (st->thread.joinable ()) {
+    {
+      std::lock_guard<std::mutex> g (st->frame_lock);
+      st->stopping = true;
+    }
+    wake_thread (st);
+    st->thread.join ();
+  }
+  if (st->dev && st->dev->fd () >= 0) {
+    /* Switch the output off (a blocking commit, so it also waits for a
+     * flip still pending) before the framebuffers go. */
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    zckms::AtomicReq req;
+    for (const auto &p : st->out.planes)
+      if (p.type == DRM_PLANE_TYPE_PRIMARY || p.id == st->last_overlay)
+        zckms::add_plane_off (req, p);
+    req.add (st->out.connector_id, st->out.conn_crtc_id_prop, 0);
+    req.add (st->out.crtc_id, st->out.crtc_mode_id_prop, 0);
+    req.add (st->out.crtc_id, st->out.crtc_active_prop, 0);
+    if (!st->modeset && (!req.ok () || drmModeAtomicCommit (st->dev->fd (),
+                req.get (), DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr)))
+      GST_WARNING_OBJECT (self, "switching the output off: %s",
+          g_strerror (errno));
+    /* The flip of our last commit is done now: read its event, so that a
+     * later user of a shared fd does not take it for its own. */
+    drmEventContext ev = {};
+    ev.version = 2;
+    pollfd pfd = { st->dev->fd (), POLLIN, 0 };
+    while (poll (&pfd, 1, 0) > 0 && (pfd.revents & POLLIN) &&
+        drmHandleEvent (st->dev->fd (), &ev) == 0) {
+    }
+  }
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    st->next.reset ();
+    st->in_flight.reset ();
+    st->on_screen.reset ();
+  }
+  gst_clear_buffer (&st->last_buffer);
+  st->slots.clear ();
+  st->background.reset ();
+  if (st->dev)
+    st->dev->shutdown ();
+  st->dev.reset ();
+  st->wake.reset ();
+  gst_clear_object (&st->allocator);
+  return TRUE;
+}
+
+/* ---- caps and placement ------------------------------------------------- */
+
+static GstCaps *
+gst_zc_kms_sink_get_caps (GstBaseSink *bsink, GstCaps *filter)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
+  State *st = self->state;
+  GstCaps *caps;
+  if (st->dev) {
+    std::vector<uint32_t> formats;
+    for (const auto &p : st->out.planes)
+      formats.insert (formats.end (), p.formats.begin (), p.formats.end ());
+    caps = caps_for_formats (&formats);
+  } else {
+    caps = gst_pad_get_pad_template_caps (GST_BASE_SINK_PAD (bsink));
+  }
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = tmp;
+  }
+  return caps;
+}
+
+/* Clips @dst to the screen and crops @src the same way (no scaling). */
+static bool
+clip_to_screen (Rect &src, Rect &dst, unsigned sw, unsigned sh)
+{
+  int x0 = MAX (dst.x, 0), y0 = MAX (dst.y, 0);
+  int x1 = MIN (dst.x + int (dst.w), int (sw));
+  int y1 = MIN (dst.y + int (dst.h), int (sh));
+  if (x1 <= x0 || y1 <= y0)
+    return false;
+  src.x += x0 - dst.x;
+  src.y += y0 - dst.y;
+  src.w = dst.w = x1 - x0;
+  src.h = dst.h = y1 - y0;
+  dst.x = x0;
+  dst.y = y0;
+  return true;
+}
+
+/* Tries the placement on @plane with a TEST_ONLY commit. */
+static int
+test_placement (State *st, const zckms::PlaneInfo &plane, uint32_t fb_id)
+{
+  const zckms::Output &out = st->out;
+  int fd = st->dev->fd ();
+  zckms::AtomicReq req;
+  uint32_t blob = 0;
+  if (drmModeCreatePropertyBlob (fd, &out.mode, sizeof (out.mode), &blob))
+    return -errno;
+  req.add (out.crtc_id, out.crtc_mode_id_prop, blob);
+  req.add (out.crtc_id, out.crtc_active_prop, 1);
+  req.add (out.connector_id, out.conn_crtc_id_prop, out.crtc_id);
+  zckms::add_plane (req, plane, out.crtc_id, fb_id, st->src, st->dst);
+  const zckms::PlaneInfo *primary = out.primary ();
+  if (&plane != primary) {
+    Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
+    zckms::add_plane (req, *primary, out.crtc_id, st->background->fb_id (),
+        full, full);
+  }
+  int ret = req.ok () ? 0 : -EINVAL;
+  if (ret == 0 && drmModeAtomicCommit (fd, req.get (),
+          DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr))
+    ret = -errno;
+  drmModeDestroyPropertyBlob (fd, blob);
+  return ret;
+}
+
+static gboolean
+gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
+  State *st = self->state;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps (&info, caps))
+    return FALSE;
+  uint32_t fourcc = gst_zc_format_to_drm_fourcc (GST_VIDEO_INFO_FORMAT (&info));
+  if (!fourcc)
+    return FALSE;
+  GstVideoRectangle rr;
+  guint forced_plane;
+  {
+    GST_OBJECT_LOCK (self);
+    rr = st->render_rect;
+    forced_plane = st->plane_id;
+    GST_OBJECT_UNLOCK (self);
+  }
+  const unsigned sw = st->out.mode.hdisplay, sh = st->out.mode.vdisplay;
+  const unsigned w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
+  Rect src { 0, 0, w, h }, dst;
+  if (rr.w > 0 && rr.h > 0) {
+    dst = Rect { rr.x, rr.y, unsigned (rr.w), unsigned (rr.h) };
+    if (dst.w != w || dst.h != h) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("render-rectangle %dx%d differs from the frame size %ux%u; "
+              "zckmssink does not scale yet.", rr.w, rr.h, w, h), (NULL));
+      return FALSE;
+    }
+  } else {
+    /* Centred; a frame larger than the mode shows its centre. */
+    dst = Rect { (int (sw) - int (w)) / 2, (int (sh) - int (h)) / 2, w, h };
+  }
+  if (!clip_to_screen (src, dst, sw, sh)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The render rectangle lies outside the %ux%u screen.", sw, sh), (NULL));
+    return FALSE;
+  }
+
+  /* Copy targets, also used to try the placement. */
+  std::vector<std::shared_ptr<zckms::DumbFb>> slots;
+  for (unsigned i = 0; i < N_COPY_SLOTS; i++) {
+    auto s = std::make_shared<zckms::DumbFb> ();
+    int ret = s->create (st->dev->fd (), &info, fourcc);
+    if (ret < 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Could not allocate framebuffers for %ux%u %s.", w, h,
+              gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info))),
+          ("dumb buffer: %s", g_strerror (-ret)));
+      return FALSE;
+    }
+    slots.push_back (std::move (s));
+  }
+  st->src = src;
+  st->dst = dst;
+
+  /* The first plane that accepts the placement: the primary plane, then
+   * overlays (vkms's primary plane must cover the whole CRTC). */
+  std::string tried;
+  uint32_t chosen = 0;
+  std::vector<const zckms::PlaneInfo *> order;
+  if (forced_plane) {
+    if (const zckms::PlaneInfo *p = st->out.find_plane (forced_plane))
+      order.push_back (p);
+    else
+      tried = "plane " + std::to_string (forced_plane) + " is not usable on CRTC " +
+          std::to_string (st->out.crtc_id);
+  } else {
+    order.push_back (st->out.primary ());
+    for (const auto &p : st->out.planes)
+      if (p.type == DRM_PLANE_TYPE_OVERLAY)
+        order.push_back (&p);
+  }
+  {
+    /* TEST_ONLY commits do not wait for a pending flip; the lock keeps the
+     * display thread's commits out meanwhile. */
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    for (const zckms::PlaneInfo *p : order) {
+      int ret;
+      if (!p->supports (fourcc))
+        ret = -EINVAL;
+      else
+        ret = test_placement (st, *p, slots[0]->fb_id ());
+      if (ret == 0) {
+        chosen = p->id;
+        break;
+      }
+      tried += std::string (tried.empty () ? "" : "; ") +
+          (p->type == DRM_PLANE_TYPE_PRIMARY ? "primary " : "") + "plane " +
+          std::to_string (p->id) + ": " +
+          (p->supports (fourcc) ? g_strerror (-ret) : "format not supported");
+    }
+  }
+  if (!chosen) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("No display plane can show a %ux%u %s frame at %d,%d.", src.w, src.h,
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), dst.x,
+            dst.y), ("%s", tried.c_str ()));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d", w, h,
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), chosen,
+      src.x, src.y, src.w, src.h, dst.x, dst.y);
+  st->vinfo = info;
+  st->fourcc = fourcc;
+  st->plane_id_used = chosen;
+  st->slots = std::move (slots);
+  return TRUE;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+/* The framebuffer of a buffer whose planes are all dma-bufs, or -errno. */
+static int
+import_buffer (State *st, GstBuffer *buf, uint32_t *fb_id)
+{
+  const GstVideoInfo *info = &st->vinfo;
+  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buf);
+  zckms::FbKey key;
+  key.width = GST_VIDEO_INFO_WIDTH (info);
+  key.height = GST_VIDEO_INFO_HEIGHT (info);
+  key.fourcc = st->fourcc;
+  key.n_planes = GST_VIDEO_INFO_N_PLANES (info);
+  GstMemory *first = nullptr;
+  for (guint i = 0; i < key.n_planes; i++) {
+    gsize offset = vmeta ? vmeta->offset[i] : GST_VIDEO_INFO_PLANE_OFFSET (info, i);
+    gint stride = vmeta ? vmeta->stride[i] : GST_VIDEO_INFO_PLANE_STRIDE (info, i);
+    guint idx, len;
+    gsize skip;
+    if (!gst_buffer_find_memory (buf, offset, 1, &idx, &len, &skip))
+      return -EINVAL;
+    GstMemory *mem = gst_buffer_peek_memory (buf, idx);
+    if (!gst_is_dmabuf_memory (mem) || stride <= 0)
+      return -ENOTSUP;
+    key.fds[i] = gst_dmabuf_memory_get_fd (mem);
+    key.pitches[i] = stride;
+    key.offsets[i] = mem->offset + skip;
+    if (!first)
+      first = mem;
+  }
+  return st->dev->get_fb (first, key, fb_id);
+}
+
+/* Copies @buf into a free slot of our own; -errno. */
+static int
+copy_buffer (GstZcKmsSink *self, GstBuffer *buf, Frame &f)
+{
+  State *st = self->state;
+  std::shared_ptr<zckms::DumbFb> slot;
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    /* Held only by us: not on screen, committed or queued. */
+    for (auto &s : st->slots)
+      if (s.use_count () == 1) {
+        slot = s;
+        break;
+      }
+  }
+  if (!slot)
+    return -EBUSY;
+  GstVideoFrame in, outf;
+  if (!gst_video_frame_map (&in, &st->vinfo, buf, GST_MAP_READ))
+    return -EIO;
+  GstBuffer *wrap = gst_buffer_new_wrapped_full (GstMemoryFlags (0),
+      slot->map (), GST_VIDEO_INFO_SIZE (slot->info ()), 0,
+      GST_VIDEO_INFO_SIZE (slot->info ()), nullptr, nullptr);
+  bool ok = gst_video_frame_map (&outf, slot->info (), wrap, GST_MAP_WRITE);
+  if (ok) {
+    ok = gst_video_frame_copy (&outf, &in);
+    gst_video_frame_unmap (&outf);
+  }
+  gst_video_frame_unmap (&in);
+  gst_buffer_unref (wrap);
+  if (!ok)
+    return -EIO;
+  f.fb_id = slot->fb_id ();
+  f.slot = std::move (slot);
+  return 0;
+}
+
+static GstFlowReturn
+gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (vsink);
+  State *st = self->state;
+  guint64 fence_timeout;
+  {
+    GST_OBJECT_LOCK (self);
+    fence_timeout = st->fence_timeout;
+    GST_OBJECT_UNLOCK (self);
+  }
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    if (st->failed)
+      return GST_FLOW_ERROR;
+  }
+  if (!st->plane_id_used)
+    return GST_FLOW_NOT_NEGOTIATED;
+  /* Prerolling shows a buffer, then PLAYING renders it again. */
+  if (buf == st->last_buffer)
+    return GST_FLOW_OK;
+  gst_buffer_replace (&st->last_buffer, buf);
+
+  auto f = std::make_unique<Frame> ();
+  f->plane_id = st->plane_id_used;
+  f->src = st->src;
+  f->dst = st->dst;
+  f->deadline_us = g_get_monotonic_time () + gint64 (fence_timeout / 1000);
+
+  if (GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf)) {
+    int acquire = gst_zc_fence_meta_get_acquire_fence (meta);
+    GstZcFenceInfo fi;
+    if (acquire >= 0 && gst_zc_fence_get_status (acquire, &fi) && fi.status < 0) {
+      GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped", fi.status);
+      std::lock_guard<std::mutex> g (st->frame_lock);
+      st->stats.fence_errors++;
+      return GST_FLOW_OK;
+    }
+    if (acquire >= 0)
+      f->acquire.reset (gst_zc_fence_dup (acquire));
+  }
+
+  int ret = st->dmabuf_failed ? -ENOTSUP : import_buffer (st, buf, &f->fb_id);
+  if (ret == 0) {
+    f->buffer = gst_buffer_ref (buf);
+  } else {
+    if (ret != -ENOTSUP && !st->dmabuf_failed) {
+      GST_WARNING_OBJECT (self, "dma-buf import failed (%s): copying frames",
+          g_strerror (-ret));
+      st->dmabuf_failed = true;
+    }
+    /* The CPU reads the frame: it must be complete (bounded wait). */
+    if (f->acquire.valid ()) {
+      int w = gst_zc_fence_wait (f->acquire.get (), fence_timeout);
+      GstZcFenceInfo fi;
+      if (w < 0 || (gst_zc_fence_get_status (f->acquire.get (), &fi) &&
+              fi.status < 0)) {
+        std::lock_guard<std::mutex> g (st->frame_lock);
+        if (w == -ETIMEDOUT)
+          st->stats.fence_timeouts++;
+        else
+          st->stats.fence_errors++;
+        return GST_FLOW_OK;
+      }
+      f->acquire.reset ();
+    }
+    ret = copy_buffer (self, buf, *f);
+    if (ret < 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not copy a frame."),
+          ("%s", g_strerror (-ret)));
+      return GST_FLOW_ERROR;
+    }
+    GST_CAT_LOG_OBJECT (CAT_PERFORMANCE, self,
+        "copied a %ux%u frame (input is not importable dma-buf)",
+        GST_VIDEO_INFO_WIDTH (&st->vinfo), GST_VIDEO_INFO_HEIGHT (&st->vinfo));
+  }
+
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    if (!f->buffer)
+      st->stats.copied++;
+    if (st->next)
+      st->stats.dropped++;      /* never shown: replaced by a newer frame */
+    st->next = std::move (f);
+  }
+  wake_thread (st);
+  return GST_FLOW_OK;
+}
+
+/* ---- allocation ------------------------------------------------------------ */
+
+static gboolean
+gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
+  State *st = self->state;
+  GstCaps *caps;
+  gboolean need_pool;
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  gst_query_add_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE, NULL);
+
+  GstVideoInfo info;
+  if (!caps || !gst_video_info_from_caps (&info, caps) || !st->allocator)
+    return TRUE;
+  GstBufferPool *pool = NULL;
+  guint size = GST_VIDEO_INFO_SIZE (&info);
+  if (need_pool) {
+    pool = gst_zc_buffer_pool_new (st->allocator);
+    GstStructure *config = gst_buffer_pool_get_config (pool);
+    gst_buffer_pool_config_set_params (config, caps, size, 2, 0);
+    gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (!gst_buffer_pool_set_config (pool, config)) {
+      GST_WARNING_OBJECT (self, "dumb buffer pool rejected %" GST_PTR_FORMAT,
+          caps);
+      gst_object_unref (pool);
+      return TRUE;
+    }
+    config = gst_buffer_pool_get_config (pool);
+    gst_buffer_pool_config_get_params (config, NULL, &size, NULL, NULL);
+    gst_structure_free (config);
+  }
+  /* The display holds up to three frames (on screen, committed, next). */
+  gst_query_add_allocation_pool (query, pool, size, 3, 0);
+  gst_query_add_allocation_param (query, st->allocator, NULL);
+  if (pool)
+    gst_object_unref (pool);
+  return TRUE;
+}
+
+/* ---- GObject -------------------------------------------------------------- */
+
+static void
+gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
+  State *st = self->state;
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_DEVICE:
+      st->device = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_DRIVER_NAME:
+      st->driver_name = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_FD:
+      st->fd_prop = g_value_get_int (value);
+      break;
+    case PROP_CONNECTOR_ID:
+      st->connector_id = g_value_get_uint (value);
+      break;
+    case PROP_CRTC_ID:
+      st->crtc_id = g_value_get_uint (value);
+      break;
+    case PROP_PLANE_ID:
+      st->plane_id = g_value_get_uint (value);
+      break;
+    case PROP_RENDER_RECTANGLE:{
+      const GValue *v[4];
+      if (gst_value_array_get_size (value) == 4) {
+        for (guint i = 0; i < 4; i++)
+          v[i] = gst_value_array_get_value (value, i);
+        st->render_rect.x = g_value_get_int (v[0]);
+        st->render_rect.y = g_value_get_int (v[1]);
+        st->render_rect.w = g_value_get_int (v[2]);
+        st->render_rect.h = g_value_get_int (v[3]);
+      } else {
+        st->render_rect = GstVideoRectangle ();
+      }
+      break;
+    }
+    case PROP_FENCE_TIMEOUT:
+      st->fence_timeout = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static GstStructure *
+make_stats (State *st)
+{
+  std::lock_guard<std::mutex> g (st->frame_lock);
+  const Stats &s = st->stats;
+  return gst_structure_new ("zckmssink-stats",
+      "shown", G_TYPE_UINT64, s.shown,
+      "dropped", G_TYPE_UINT64, s.dropped,
+      "copied", G_TYPE_UINT64, s.copied,
+      "fence-errors", G_TYPE_UINT64, s.fence_errors,
+      "fence-timeouts", G_TYPE_UINT64, s.fence_timeouts,
+      "latency", G_TYPE_UINT64, s.latency_n ?
+      s.latency_sum_us * 1000 / s.latency_n : guint64 (0), NULL);
+}
+
+static void
+gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
+  State *st = self->state;
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, make_stats (st));
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_DEVICE:
+      g_value_set_string (value, st->device.c_str ());
+      break;
+    case PROP_DRIVER_NAME:
+      g_value_set_string (value, st->driver_name.c_str ());
+      break;
+    case PROP_FD:
+      g_value_set_int (value, st->fd_prop);
+      break;
+    case PROP_CONNECTOR_ID:
+      g_value_set_uint (value, st->connector_id);
+      break;
+    case PROP_CRTC_ID:
+      g_value_set_uint (value, st->crtc_id);
+      break;
+    case PROP_PLANE_ID:
+      g_value_set_uint (value, st->plane_id);
+      break;
+    case PROP_RENDER_RECTANGLE:{
+      const int r[4] = { st->render_rect.x, st->render_rect.y,
+        st->render_rect.w, st->render_rect.h };
+      for (int i = 0; i < 4; i++) {
+        GValue v = G_VALUE_INIT;
+        g_value_init (&v, G_TYPE_INT);
+        g_value_set_int (&v, r[i]);
+        gst_value_array_append_and_take_value (value, &v);
+      }
+      break;
+    }
+    case PROP_FENCE_TIMEOUT:
+      g_value_set_uint64 (value, st->fence_timeout);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zc_kms_sink_finalize (GObject *object)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
+  delete self->state;
+  G_OBJECT_CLASS (gst_zc_kms_sink_parent_class)->finalize (object);
+}
+
+static void
+gst_zc_kms_sink_init (GstZcKmsSink *self)
+{
+  self->state = new State ();
+}
+
+static void
+gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+  GstVideoSinkClass *videosink_class = GST_VIDEO_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_zc_kms_sink_set_property;
+  gobject_class->get_property = gst_zc_kms_sink_get_property;
+  gobject_class->finalize = gst_zc_kms_sink_finalize;
+
+  const GParamFlags rw = GParamFlags (G_PARAM_READWRITE |
+      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  /**
+   * GstZcKmsSink:device:
+   *
+   * DRM card node to open (/dev/dri/cardN). Empty: see #GstZcKmsSink:driver-name.
+   */
+  g_properties[PROP_DEVICE] = g_param_spec_string ("device", "Device",
+      "DRM card node to open", NULL, rw);
+  /**
+   * GstZcKmsSink:driver-name:
+   *
+   * Opens the first card whose driver has this name (e.g. "vkms"). When both
+   * this and #GstZcKmsSink:device are empty, the first card with a
+   * connected connector is used.
+   */
+  g_properties[PROP_DRIVER_NAME] = g_param_spec_string ("driver-name",
+      "Driver name", "DRM driver of the card to open", NULL, rw);
+  /**
+   * GstZcKmsSink:fd:
+   *
+   * An open DRM fd to use instead of opening a card (duplicated; the
+   * application keeps its own). Shares DRM master with the application.
+   */
+  g_properties[PROP_FD] = g_param_spec_int ("fd", "File descriptor",
+      "An open DRM fd to use (-1: open a card)", -1, G_MAXINT, -1, rw);
+  /**
+   * GstZcKmsSink:connector-id:
+   *
+   * Connector to drive; 0 picks the first connected one.
+   */
+  g_properties[PROP_CONNECTOR_ID] = g_param_spec_uint ("connector-id",
+      "Connector id", "Connector to use (0: first connected)", 0, G_MAXUINT,
+      0, rw);
+  /**
+   * GstZcKmsSink:crtc-id:
+   *
+   * CRTC to use; 0 picks the first one the connector can drive.
+   */
+  g_properties[PROP_CRTC_ID] = g_param_spec_uint ("crtc-id", "CRTC id",
+      "CRTC to use (0: automatic)", 0, G_MAXUINT, 0, rw);
+  /**
+   * GstZcKmsSink:plane-id:
+   *
+   * Plane to show the video on; 0 tries the primary plane, then the overlay
+   * planes, with a test commit of the placement.
+   */
+  g_properties[PROP_PLANE_ID] = g_param_spec_uint ("plane-id", "Plane id",
+      "Plane to use (0: automatic)", 0, G_MAXUINT, 0, rw);
+  /**
+   * GstZcKmsSink:render-rectangle:
+   *
+   * Where the frame goes on the screen, <x, y, width, height>; the size
+   * must be the frame size (no scaling). Unset: centred.
+   */
+  g_properties[PROP_RENDER_RECTANGLE] =
+      gst_param_spec_array ("render-rectangle", "Render rectangle",
+      "<x, y, width, height> on the screen (unset: centred)",
+      g_param_spec_int ("rect-value", "Rectangle value", "x, y, width or height",
+          G_MININT, G_MAXINT, 0,
+          GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)), rw);
+  /**
+   * GstZcKmsSink:fence-timeout:
+   *
+   * How long (ns) a frame may wait for its acquire fence; then it is
+   * dropped with a warning message and the pipeline goes on.
+   */
+  g_properties[PROP_FENCE_TIMEOUT] = g_param_spec_uint64 ("fence-timeout",
+      "Fence timeout", "Longest wait for a frame's acquire fence (ns)", 0,
+      G_MAXUINT64, DEFAULT_FENCE_TIMEOUT,
+      GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstZcKmsSink:stats:
+   *
+   * Counters since start: shown (frames that reached the screen), dropped
+   * (replaced by a newer frame before the display was free), copied (not
+   * importable input), fence-errors, fence-timeouts, and latency (mean
+   * commit-to-flip time, ns).
+   */
+  g_properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
+      "Frame counters and latency", GST_TYPE_STRUCTURE,
+      GParamFlags (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_properties (gobject_class, N_PROPS, g_properties);
+
+  GstCaps *caps = caps_for_formats (nullptr);
+  gst_element_class_add_pad_template (element_class,
+      gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
+  gst_caps_unref (caps);
+  gst_element_class_set_static_metadata (element_class, "Zero-copy KMS sink",
+      "Sink/Video", "Shows dma-buf video on a KMS display with atomic commits "
+      "and explicit fences", "gst-zerocopy");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_stop);
+  basesink_class->get_caps = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_get_caps);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_set_caps);
+  basesink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_zc_kms_sink_propose_allocation);
+  videosink_class->show_frame = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_show_frame);
+}
