@@ -950,11 +950,21 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       }
     }
 
+    /* Early mode pushed the frame before it failed: the consumer sees the
+     * error status of its acquire fence. Late mode never pushes it. The
+     * details let an application match the warning to the buffer (offset
+     * = sequence). */
     for (const Warning &w : warnings)
-      GST_ELEMENT_WARNING (self, STREAM, DECODE,
-          ("Frame %" G_GUINT64_FORMAT " was not captured correctly and is "
-              "dropped.", w.sequence),
-          ("the frame's fence signalled %s", g_strerror (-w.error)));
+      GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
+          ("Frame %" G_GUINT64_FORMAT " was not captured correctly%s.",
+              w.sequence, st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY &&
+              !st->copy ? "; its acquire fence carries the error" :
+              " and is dropped"),
+          ("the frame's fence signalled %s", g_strerror (-w.error)),
+          ("sequence", G_TYPE_UINT64, w.sequence,
+              "fence-error", G_TYPE_INT, w.error,
+              "pushed", G_TYPE_BOOLEAN, st->mode ==
+              GST_ZCAM_SRC_FENCE_MODE_EARLY && !st->copy, NULL));
 
     if (step == Step::FLUSHING)
       return GST_FLOW_FLUSHING;

@@ -11,7 +11,10 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <set>
 #include <string>
 
 #define DEBUGFS "/sys/kernel/debug/zcam/zcam0/"
@@ -125,6 +128,17 @@ GST_START_TEST (test_caps_from_device)
 }
 GST_END_TEST;
 
+// The seqno of the zcam fence in a sync_file, from its name
+// "zcam-zcam<N><context>-<seqno>" (docs/zcam-uapi.md), or -1.
+static gint64
+fence_seqno (const GstZcFenceInfo &info)
+{
+  const char *dash = strrchr (info.name, '-');
+  if (info.num_fences != 1 || !dash || !g_str_has_prefix (info.name, "zcam-"))
+    return -1;
+  return g_ascii_strtoll (dash + 1, NULL, 10);
+}
+
 static void
 run_frames (const char *mode, guint n)
 {
@@ -141,6 +155,11 @@ run_frames (const char *mode, guint n)
     fail_unless (meta != NULL);
     fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
     guint64 seq = GST_BUFFER_OFFSET (buf);
+    GstZcFenceInfo info;
+    fail_unless (gst_zc_fence_get_status (
+            gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    fail_unless_equals_int (info.status, 1);
+    fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
     if (i > 0) {
       fail_unless (seq > last, "sequence %" G_GUINT64_FORMAT " after %"
           G_GUINT64_FORMAT, seq, last);
@@ -208,43 +227,94 @@ GST_START_TEST (test_early_pushes_before_completion)
 GST_END_TEST;
 
 // Injected fence errors are counted and do not stop the stream; injected
-// drops show up as sequence gaps with DISCONT.
+// drops show up as sequence gaps with DISCONT. Early mode pushed the failed
+// frames before they were captured: the consumer sees the error status on
+// the acquire fence of exactly those buffers. Late mode never pushes them.
+// Both post one warning per failed frame, with its sequence in the details.
 static void
 run_faults (const char *mode)
 {
+  const bool early = g_str_equal (mode, "early");
   std::string props = std::string ("fence-mode=") + mode;
   GstHarness *h = make_harness (props.c_str (),
       "video/x-raw(memory:DMABuf),format=BGRx,width=64,height=48,"
       "framerate=60/1");
-  for (guint i = 0; i < 5; i++)
-    gst_buffer_unref (gst_harness_pull (h));
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  // fail_fences acts on the next frames the engine *captures*, also frames
+  // queued before the write. In early mode a buffer is pulled long before
+  // its capture, so wait for these frames: the ones that fail are then
+  // still ahead of the test in the harness queue.
+  for (guint i = 0; i < 5; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    fail_unless (buf != NULL);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (
+            gst_zc_buffer_get_fence_meta (buf), GST_SECOND), 0);
+    gst_buffer_unref (buf);
+  }
   debugfs_write ("fail_fences", 3);
   debugfs_write ("drop_frames", 4);
-  guint discont = 0, errored = 0;
+  guint discont = 0;
+  std::set<guint64> errored, pulled;
   for (guint i = 0; i < 40; i++) {
     GstBuffer *buf = gst_harness_pull (h);
     fail_unless (buf != NULL, "stream stopped after fault injection");
     if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
       discont++;
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
+    fail_unless (meta != NULL);
     fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
     GstZcFenceInfo info;
     fail_unless (gst_zc_fence_get_status (
             gst_zc_fence_meta_get_acquire_fence (meta), &info));
-    GST_INFO ("%s: frame %" G_GUINT64_FORMAT " status %d", mode,
-        GST_BUFFER_OFFSET (buf), info.status);
+    const guint64 seq = GST_BUFFER_OFFSET (buf);
+    GST_INFO ("%s: frame %" G_GUINT64_FORMAT " fence %s status %d", mode, seq,
+        info.name, info.status);
+    // The acquire fence is the out-fence of this very capture.
+    fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
+    fail_unless (info.status == 1 || info.status == -EIO,
+        "frame %" G_GUINT64_FORMAT ": status %d", seq, info.status);
     if (info.status < 0)
-      errored++;
+      errored.insert (seq);
+    pulled.insert (seq);
     gst_buffer_unref (buf);
   }
   fail_unless (discont >= 1);
   fail_unless (stat_u64 (h, "drops") >= 4);
   fail_unless_equals_uint64 (stat_u64 (h, "fence-errors"), 3);
-  // Late mode drops them. Early mode pushed them before they failed; that
-  // the consumer then sees the error status is not asserted yet (open:
-  // the pulled buffers' fences showed status 1 in the VM).
-  if (g_str_equal (mode, "late"))
-    fail_unless_equals_int (errored, 0);
+
+  std::set<guint64> warned;
+  GstMessage *msg;
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+    const GstStructure *details = NULL;
+    gst_message_parse_warning_details (msg, &details);
+    fail_unless (details != NULL);
+    guint64 seq;
+    gint err;
+    gboolean pushed;
+    fail_unless (gst_structure_get (details, "sequence", G_TYPE_UINT64, &seq,
+            "fence-error", G_TYPE_INT, &err, "pushed", G_TYPE_BOOLEAN,
+            &pushed, NULL));
+    fail_unless_equals_int (err, -EIO);
+    fail_unless_equals_int (pushed, early);
+    warned.insert (seq);
+    gst_message_unref (msg);
+  }
+  fail_unless_equals_int (warned.size (), 3);
+  if (early) {
+    // Each failed frame reached the consumer, with the error on its fence.
+    fail_unless (errored == warned, "%zu errored buffers, %zu warnings",
+        errored.size (), warned.size ());
+  } else {
+    fail_unless_equals_int (errored.size (), 0);
+    for (guint64 seq : warned)
+      fail_if (pulled.count (seq), "failed frame %" G_GUINT64_FORMAT
+          " was pushed", seq);
+    // And the stream went on past them.
+    fail_unless (*pulled.rbegin () > *warned.rbegin ());
+  }
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
   gst_harness_teardown (h);
 }
 
