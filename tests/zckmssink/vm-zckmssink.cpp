@@ -343,6 +343,53 @@ GST_START_TEST(test_teardown_releases_all)
 }
 GST_END_TEST;
 
+// videotestsrc writes into the pool the sink proposes: no copies.
+GST_START_TEST(test_proposed_pool)
+{
+	GError *err = nullptr;
+	GstElement *pipe = gst_parse_launch(
+		"videotestsrc num-buffers=4 pattern=white ! "
+		"video/x-raw,format=BGRx,width=640,height=480 ! zckmssink name=s sync=false",
+		&err);
+	fail_unless(pipe != nullptr && err == nullptr);
+	GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
+	g_object_set(sink, "fd", env->master.fd(), nullptr);
+	fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+	GstBus *bus = gst_element_get_bus(pipe);
+	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
+						     GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+	fail_unless(msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
+	gst_message_unref(msg);
+
+	GstStructure *st = nullptr;
+	g_object_get(sink, "stats", &st, nullptr);
+	guint64 shown = 0, copied = 1;
+	gst_structure_get_uint64(st, "shown", &shown);
+	gst_structure_get_uint64(st, "copied", &copied);
+	gst_structure_free(st);
+	fail_unless(shown >= 1);
+	fail_unless_equals_uint64(copied, 0);
+
+	// White 640x480 centred on black, once the last flip is done.
+	g_usleep(500000);
+	int r = capture(env->master.fd(), env->out, env->wb);
+	if (r)
+		g_printerr("capture: %s; shown %" G_GUINT64_FORMAT "\n", g_strerror(-r), shown);
+	fail_unless_equals_int(r, 0);
+	const uint32_t x0 = (env->out.mode.hdisplay - 640) / 2;
+	const uint32_t y0 = (env->out.mode.vdisplay - 480) / 2;
+	fail_unless_equals_int(env->wb.row(y0)[x0] & 0xffffff, 0xffffff);
+	fail_unless_equals_int(env->wb.row(y0 + 479)[x0 + 639] & 0xffffff, 0xffffff);
+	fail_unless_equals_int(env->wb.row(y0 - 1)[x0] & 0xffffff, 0);
+	fail_unless_equals_int(env->wb.row(y0)[x0 - 1] & 0xffffff, 0);
+
+	gst_element_set_state(pipe, GST_STATE_NULL);
+	gst_object_unref(bus);
+	gst_object_unref(sink);
+	gst_object_unref(pipe);
+}
+GST_END_TEST;
+
 static Suite *zckmssink_suite()
 {
 	Suite *s = suite_create("zckmssink");
@@ -354,6 +401,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_release_fence);
 	tcase_add_test(tc, test_fence_timeout);
 	tcase_add_test(tc, test_teardown_releases_all);
+	tcase_add_test(tc, test_proposed_pool);
 	suite_add_tcase(s, tc);
 	return s;
 }
