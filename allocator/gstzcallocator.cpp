@@ -26,12 +26,14 @@
  * access with DMA_BUF_IOCTL_SYNC. A map whose fences do not signal in time
  * fails instead of hanging.
  */
+#include "zc-acquire.h"
 #include "zc-allocator-private.h"
 #include "zc-backend.h"
 #include "zc-debug.h"
 #include "zc-format.h"
 
 #include <gst/zerocopy/gstzcallocator.h>
+#include <gst/zerocopy/gstzcfence.h>
 
 #include <atomic>
 #include <string>
@@ -99,8 +101,14 @@ zc_mem_map_full (GstMemory *mem, GstMapInfo *info, gsize maxsize)
    * wait for the same fences without a time limit; this wait is bounded.
    */
   const guint64 timeout = st.map_timeout.load ();
-  int ret = zc::poll_fd (fd, write ? POLLOUT : POLLIN,
-      timeout == GST_CLOCK_TIME_NONE ? -1 : gint64 (timeout));
+  const gint64 limit = timeout == GST_CLOCK_TIME_NONE ? -1 : gint64 (timeout);
+
+  /* An acquire fence that only the buffer's GstZcFenceMeta knows of. */
+  int ret = 0;
+  if (zc::UniqueFd acquire (zc::memory_dup_acquire_fence (mem)); acquire)
+    ret = gst_zc_fence_wait (acquire.get (), limit);
+  if (ret == 0)
+    ret = zc::poll_fd (fd, write ? POLLOUT : POLLIN, limit);
   if (ret == -ETIMEDOUT) {
     GST_WARNING_OBJECT (mem->allocator, "map of memory %p (dma-buf %d): its "
         "fences did not signal within %" GST_TIME_FORMAT, mem, fd,

@@ -11,6 +11,7 @@
  * they signal.
  */
 #include "zc-debug.h"
+#include "zc-acquire.h"
 #include "zc-fd.h"
 
 #include <gst/zerocopy/gstzcfence.h>
@@ -36,10 +37,12 @@ private:
 };
 
 gboolean
-fence_meta_init (GstMeta *meta, gpointer, GstBuffer *)
+fence_meta_init (GstMeta *meta, gpointer, GstBuffer *buffer)
 {
   auto *m = reinterpret_cast<GstZcFenceMeta *> (meta);
   g_mutex_init (&m->lock);
+  /* The meta dies with its buffer, so this pointer needs no reference. */
+  m->_gst_reserved[0] = buffer;
   m->acquire_fence = -1;
   m->release_fences = g_array_new (FALSE, FALSE, sizeof (gint));
   return TRUE;
@@ -216,13 +219,19 @@ gst_zc_fence_meta_add_acquire_fence (GstZcFenceMeta *meta, gint fence_fd)
   Locker lock (&meta->lock);
   if (meta->acquire_fence < 0) {
     meta->acquire_fence = fd.release ();
-    return TRUE;
+  } else {
+    gint merged = gst_zc_fence_merge ("gstzc-acquire", meta->acquire_fence,
+        fd.get ());
+    if (merged < 0)
+      return FALSE;
+    zc::UniqueFd old (std::exchange (meta->acquire_fence, merged));
   }
-  gint merged = gst_zc_fence_merge ("gstzc-acquire", meta->acquire_fence,
-      fd.get ());
-  if (merged < 0)
-    return FALSE;
-  zc::UniqueFd old (std::exchange (meta->acquire_fence, merged));
+  /* CPU maps of the buffer's memories wait for it too (zc-acquire.h). */
+  if (auto *buffer = static_cast<GstBuffer *> (meta->_gst_reserved[0])) {
+    for (guint i = 0; i < gst_buffer_n_memory (buffer); i++)
+      zc::memory_set_acquire_fence (gst_buffer_peek_memory (buffer, i),
+          meta->acquire_fence);
+  }
   return TRUE;
 }
 

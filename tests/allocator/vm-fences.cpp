@@ -210,6 +210,67 @@ GST_START_TEST (test_map_waits_for_acquire_fence)
 }
 GST_END_TEST;
 
+/* The acquire fence is only in the buffer's GstZcFenceMeta (it belongs to
+ * another dma-buf, not to this one's reservation object): a CPU map of the
+ * buffer's memory still waits for it, bounded by the map timeout. */
+GST_START_TEST (test_map_waits_for_meta_acquire_fence)
+{
+  ZcVgem vgem;
+  GstAllocator *a = zc_test_vgem_allocator ();
+  gst_zc_allocator_set_map_timeout (GST_ZC_ALLOCATOR (a), 2 * GST_SECOND);
+  GstMemory *other = gst_allocator_alloc (a, 4096, NULL);
+  guint32 h = vgem.import (gst_dmabuf_memory_get_fd (other));
+  GstBuffer *buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, gst_allocator_alloc (a, 65536, NULL));
+  GstMemory *mem = gst_buffer_peek_memory (buf, 0);
+
+  guint32 fence = vgem.attach (h, true);
+  gint sync = gst_zc_dmabuf_export_sync_file (gst_dmabuf_memory_get_fd (other),
+      GST_ZC_FENCE_ACCESS_READ);
+  fail_unless (sync >= 0);
+  GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta (buf);
+  fail_unless (gst_zc_fence_meta_add_acquire_fence (meta, sync));
+
+  std::thread producer ([&] {
+    g_usleep (300000);
+    vgem.signal (fence);
+  });
+  GstMapInfo map;
+  gint64 t0 = g_get_monotonic_time ();
+  fail_unless (gst_memory_map (mem, &map, GST_MAP_READ));
+  gint64 waited = g_get_monotonic_time () - t0;
+  gst_memory_unmap (mem, &map);
+  producer.join ();
+  GST_INFO ("map waited %" G_GINT64_FORMAT " us", waited);
+  fail_unless (waited >= 250000, "map returned after %" G_GINT64_FORMAT " us", waited);
+
+  /* A new pending acquire fence that does not signal in time: the map
+   * fails after the timeout instead of hanging, and works once it did. */
+  gst_zc_allocator_set_map_timeout (GST_ZC_ALLOCATOR (a), 100 * GST_MSECOND);
+  fence = vgem.attach (h, true);
+  sync = gst_zc_dmabuf_export_sync_file (gst_dmabuf_memory_get_fd (other),
+      GST_ZC_FENCE_ACCESS_READ);
+  fail_unless (sync >= 0);
+  /* Replace, not merge: the first fence has signalled. */
+  gint old = gst_zc_fence_meta_take_acquire_fence (meta);
+  fail_unless (old >= 0);
+  close (old);
+  fail_unless (gst_zc_fence_meta_add_acquire_fence (meta, sync));
+  t0 = g_get_monotonic_time ();
+  fail_if (gst_memory_map (mem, &map, GST_MAP_READ));
+  waited = g_get_monotonic_time () - t0;
+  fail_unless (waited >= 90000 && waited < 1000000);
+  vgem.signal (fence);
+  fail_unless (gst_memory_map (mem, &map, GST_MAP_READ));
+  gst_memory_unmap (mem, &map);
+
+  vgem.close_handle (h);
+  gst_buffer_unref (buf);
+  gst_memory_unref (other);
+  gst_object_unref (a);
+}
+GST_END_TEST;
+
 static bool
 wait_unfenced (GstBufferPool *pool, gint64 timeout_us)
 {
@@ -299,6 +360,7 @@ vm_fences_suite (void)
   tcase_add_test (tc, test_meta_merges_real_fences);
   tcase_add_test (tc, test_export_import_round_trip);
   tcase_add_test (tc, test_map_waits_for_acquire_fence);
+  tcase_add_test (tc, test_map_waits_for_meta_acquire_fence);
   tcase_add_test (tc, test_pool_release_fence);
   return s;
 }
