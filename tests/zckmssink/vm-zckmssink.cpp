@@ -390,6 +390,68 @@ GST_START_TEST(test_proposed_pool)
 }
 GST_END_TEST;
 
+static bool write_file(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	bool ok = fputs(value, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+// zcam frames whose fences signal -EIO (fault injection): none is shown,
+// each one that reached the display thread counts as a fence error.
+GST_START_TEST(test_fence_error_zcam)
+{
+	const char *knob = "/sys/kernel/debug/zcam/zcam0/fail_fences";
+	GstPluginFeature *zcamsrc = gst_registry_lookup_feature(gst_registry_get(), "zcamsrc");
+	if (zcamsrc)
+		gst_object_unref(zcamsrc);
+	if (access(knob, W_OK) != 0 || !zcamsrc) {
+		g_printerr("zcam or zcamsrc missing: fence error case not run\n");
+		fail("zcam.ko and zcamsrc are needed for this test");
+	}
+	fail_unless(write_file(knob, "1000"));
+	GError *err = nullptr;
+	GstElement *pipe = gst_parse_launch(
+		"zcamsrc num-buffers=4 ! video/x-raw(memory:DMABuf),format=BGRx,width=320,"
+		"height=240,framerate=30/1 ! zckmssink name=s sync=false fence-timeout=2000000000",
+		&err);
+	fail_unless(pipe != nullptr && err == nullptr);
+	GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
+	g_object_set(sink, "fd", env->master.fd(), nullptr);
+	fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+	GstBus *bus = gst_element_get_bus(pipe);
+	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
+						     GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+	fail_unless(msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
+	gst_message_unref(msg);
+	// The last frame may still be waiting for its fence on the display thread.
+	GstStructure *st = nullptr;
+	guint64 shown = 1, errors = 0, dropped = 0;
+	for (int i = 0; i < 100; i++) {
+		g_object_get(sink, "stats", &st, nullptr);
+		gst_structure_get_uint64(st, "shown", &shown);
+		gst_structure_get_uint64(st, "fence-errors", &errors);
+		gst_structure_get_uint64(st, "dropped", &dropped);
+		gst_structure_free(st);
+		if (errors + dropped >= 4)
+			break;
+		g_usleep(20000);
+	}
+	write_file(knob, "0");
+	g_printerr("fence errors %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT "\n",
+		   errors, dropped);
+	fail_unless_equals_uint64(shown, 0);
+	fail_unless(errors >= 1);
+	fail_unless_equals_uint64(errors + dropped, 4);
+	gst_element_set_state(pipe, GST_STATE_NULL);
+	gst_object_unref(bus);
+	gst_object_unref(sink);
+	gst_object_unref(pipe);
+}
+GST_END_TEST;
+
 static Suite *zckmssink_suite()
 {
 	Suite *s = suite_create("zckmssink");
@@ -402,6 +464,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_fence_timeout);
 	tcase_add_test(tc, test_teardown_releases_all);
 	tcase_add_test(tc, test_proposed_pool);
+	tcase_add_test(tc, test_fence_error_zcam);
 	suite_add_tcase(s, tc);
 	return s;
 }
