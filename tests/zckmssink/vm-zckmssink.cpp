@@ -390,6 +390,45 @@ GST_START_TEST(test_proposed_pool)
 }
 GST_END_TEST;
 
+// A frame whose acquire fence signals later: push returns at once, the old
+// frame stays on screen until the fence signals, then the new one shows.
+GST_START_TEST(test_fence_delayed)
+{
+	DrmDevice vgem = DrmDevice::open_driver("vgem");
+	fail_unless(vgem.valid());
+	const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
+	DumbBuffer frame_a, frame_b;
+	fail_unless_equals_int(DumbBuffer::create(env->src.fd(), W, H, frame_a), 0);
+	fail_unless_equals_int(DumbBuffer::create(env->src.fd(), W, H, frame_b), 0);
+	fill(frame_a, 9);
+	fill(frame_b, 10);
+	GstHarness *h = make_sink(W, H);
+	g_object_set(h->element, "fence-timeout", 10 * GST_SECOND, nullptr);
+	fail_unless_equals_int(gst_harness_push(h, dmabuf_buffer(frame_a)), GST_FLOW_OK);
+	fail_unless(wait_stat(h, "shown", 1));
+
+	uint32_t fence_id = 0;
+	GstBuffer *buf = dmabuf_buffer(frame_b);
+	GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta(buf);
+	fail_unless(gst_zc_fence_meta_add_acquire_fence(meta, vgem_pending_fence(vgem, &fence_id)));
+	gint64 t0 = g_get_monotonic_time();
+	fail_unless_equals_int(gst_harness_push(h, buf), GST_FLOW_OK);
+	fail_unless(g_get_monotonic_time() - t0 < 200000);
+
+	g_usleep(300000);
+	fail_unless_equals_uint64(sink_stat(h, "shown"), 1);
+	check_capture(&frame_a, 9, 0, 0);
+
+	vgem_fence_signal sig{ fence_id, 0 };
+	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
+	fail_unless(wait_stat(h, "shown", 2));
+	g_usleep(100000);
+	check_capture(&frame_b, 10, 0, 0);
+	fail_unless_equals_uint64(sink_stat(h, "fence-timeouts"), 0);
+	gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 static bool write_file(const char *path, const char *value)
 {
 	FILE *f = fopen(path, "w");
@@ -462,6 +501,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_copy_path);
 	tcase_add_test(tc, test_release_fence);
 	tcase_add_test(tc, test_fence_timeout);
+	tcase_add_test(tc, test_fence_delayed);
 	tcase_add_test(tc, test_teardown_releases_all);
 	tcase_add_test(tc, test_proposed_pool);
 	tcase_add_test(tc, test_fence_error_zcam);
