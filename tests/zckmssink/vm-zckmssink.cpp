@@ -429,6 +429,51 @@ GST_START_TEST(test_fence_delayed)
 }
 GST_END_TEST;
 
+// vivid captures straight into the sink's dumb buffers (dmabuf-import).
+GST_START_TEST(test_vivid_import)
+{
+	FILE *p = popen(SRC_ROOT "/tests/common/v4l2dev vivid-000-vid-cap", "r");
+	char dev[64] = "";
+	fail_unless(p && fgets(dev, sizeof(dev), p));
+	pclose(p);
+	dev[strcspn(dev, "\n")] = 0;
+	gchar *desc = g_strdup_printf(
+		"v4l2src device=%s io-mode=dmabuf-import num-buffers=3 ! "
+		"video/x-raw,format=BGRx,width=640,height=480 ! zckmssink name=s sync=false", dev);
+	GError *err = nullptr;
+	GstElement *pipe = gst_parse_launch(desc, &err);
+	g_free(desc);
+	fail_unless(pipe != nullptr && err == nullptr);
+	GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
+	g_object_set(sink, "fd", env->master.fd(), nullptr);
+	fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+	GstBus *bus = gst_element_get_bus(pipe);
+	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND,
+						     GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+	fail_unless(msg != nullptr);
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+		GError *e = nullptr;
+		gchar *dbg = nullptr;
+		gst_message_parse_error(msg, &e, &dbg);
+		g_printerr("error: %s (%s)\n", e->message, dbg);
+		fail("pipeline error");
+	}
+	gst_message_unref(msg);
+	GstStructure *st = nullptr;
+	g_object_get(sink, "stats", &st, nullptr);
+	guint64 shown = 0, copied = 1;
+	gst_structure_get_uint64(st, "shown", &shown);
+	gst_structure_get_uint64(st, "copied", &copied);
+	gst_structure_free(st);
+	fail_unless(shown >= 1);
+	fail_unless_equals_uint64(copied, 0);
+	gst_element_set_state(pipe, GST_STATE_NULL);
+	gst_object_unref(bus);
+	gst_object_unref(sink);
+	gst_object_unref(pipe);
+}
+GST_END_TEST;
+
 static bool write_file(const char *path, const char *value)
 {
 	FILE *f = fopen(path, "w");
@@ -505,6 +550,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_teardown_releases_all);
 	tcase_add_test(tc, test_proposed_pool);
 	tcase_add_test(tc, test_fence_error_zcam);
+	tcase_add_test(tc, test_vivid_import);
 	suite_add_tcase(s, tc);
 	return s;
 }
