@@ -652,7 +652,18 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
     GST_VIDEO_INFO_PLANE_STRIDE (&info, i) = fmt.pitches[i];
     GST_VIDEO_INFO_PLANE_OFFSET (&info, i) = fmt.offsets[i];
   }
-  info.size = fmt.size;
+  /* The buffer's size is where the image ends, not the page-rounded
+   * dma-buf size (that stays the memory's maxsize): V4L2 importers such as
+   * vicodec on 6.1 reject a bytesused larger than their sizeimage. */
+  gsize end = 0;
+  for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (&info); i++) {
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+    gst_video_format_info_component (info.finfo, i, comp);
+    end = std::max<gsize> (end, GST_VIDEO_INFO_PLANE_OFFSET (&info, i) +
+        gsize (GST_VIDEO_INFO_PLANE_STRIDE (&info, i)) *
+        GST_VIDEO_INFO_COMP_HEIGHT (&info, comp[0]));
+  }
+  info.size = std::min<gsize> (end, fmt.size);
   st->info = info;
   st->fps_n = GST_VIDEO_INFO_FPS_N (&info);
   st->fps_d = GST_VIDEO_INFO_FPS_D (&info);
