@@ -66,6 +66,7 @@ enum
   PROP_PLANE_ID,
   PROP_RENDER_RECTANGLE,
   PROP_FENCE_TIMEOUT,
+  PROP_FORCE_MODESET,
   PROP_STATS,
   N_PROPS
 };
@@ -261,6 +262,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
   gst_clear_buffer (&st->last_buffer);
   st->slots.clear ();
   st->background.reset ();
+  st->retired.clear ();
   if (st->dev)
     st->dev->shutdown ();
   st->dev.reset ();
@@ -340,6 +342,49 @@ test_placement (State *st, const zckms::PlaneInfo &plane, uint32_t fb_id)
   return ret;
 }
 
+/* force-modeset: switches to the connector's mode of the frame's size (the
+ * preferred one, else the first listed) with a black background of that
+ * size; the next commit is a modeset. */
+static bool
+set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
+{
+  State *st = self->state;
+  const unsigned w = GST_VIDEO_INFO_WIDTH (info), h = GST_VIDEO_INFO_HEIGHT (info);
+  const drmModeModeInfo *mode = nullptr;
+  for (const auto &m : st->out.modes)
+    if (m.hdisplay == w && m.vdisplay == h &&
+        (!mode || (m.type & DRM_MODE_TYPE_PREFERRED)))
+      mode = &m;
+  if (!mode) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("force-modeset: connector %u has no %ux%u mode.",
+            st->out.connector_id, w, h), (NULL));
+    return false;
+  }
+  if (mode->hdisplay == st->out.mode.hdisplay &&
+      mode->vdisplay == st->out.mode.vdisplay &&
+      mode->clock == st->out.mode.clock)
+    return true;
+  GstVideoInfo bg;
+  gst_video_info_set_format (&bg, GST_VIDEO_FORMAT_BGRx, w, h);
+  auto background = std::make_shared<zckms::DumbFb> ();
+  int ret = background->create (st->dev->fd (), &bg, DRM_FORMAT_XRGB8888);
+  if (ret < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Could not allocate a framebuffer."), ("dumb buffer %ux%u: %s", w, h,
+            g_strerror (-ret)));
+    return false;
+  }
+  memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
+  GST_INFO_OBJECT (self, "force-modeset: mode %s", mode->name);
+  std::lock_guard<std::mutex> g (st->frame_lock);
+  st->out.mode = *mode;
+  st->retired.push_back (std::move (st->background));
+  st->background = std::move (background);
+  st->modeset = true;
+  return true;
+}
+
 static gboolean
 gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
 {
@@ -353,12 +398,16 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
     return FALSE;
   GstVideoRectangle rr;
   guint forced_plane;
+  bool force_modeset;
   {
     GST_OBJECT_LOCK (self);
     rr = st->render_rect;
     forced_plane = st->plane_id;
+    force_modeset = st->force_modeset;
     GST_OBJECT_UNLOCK (self);
   }
+  if (force_modeset && !set_fitting_mode (self, &info))
+    return FALSE;
   const unsigned sw = st->out.mode.hdisplay, sh = st->out.mode.vdisplay;
   const unsigned w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
   Rect src { 0, 0, w, h }, dst;
@@ -696,6 +745,9 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
     case PROP_FENCE_TIMEOUT:
       st->fence_timeout = g_value_get_uint64 (value);
       break;
+    case PROP_FORCE_MODESET:
+      st->force_modeset = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -761,6 +813,9 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
     }
     case PROP_FENCE_TIMEOUT:
       g_value_set_uint64 (value, st->fence_timeout);
+      break;
+    case PROP_FORCE_MODESET:
+      g_value_set_boolean (value, st->force_modeset);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -867,6 +922,15 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
       G_MAXUINT64, DEFAULT_FENCE_TIMEOUT,
       GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstZcKmsSink:force-modeset:
+   *
+   * Switch the output to the connector's mode of the frame's size, so that
+   * the frame fills the screen on the primary plane. No such mode is a
+   * negotiation error.
+   */
+  g_properties[PROP_FORCE_MODESET] = g_param_spec_boolean ("force-modeset",
+      "Force modeset", "Use the mode of the frame's size", FALSE, rw);
   /**
    * GstZcKmsSink:stats:
    *

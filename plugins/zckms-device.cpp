@@ -198,6 +198,7 @@ Device::find_output (uint32_t want_conn, uint32_t want_crtc, Output &out,
       return -ENODEV;
     }
     o.mode = c->modes[0];
+    o.modes.assign (c->modes, c->modes + c->count_modes);
     for (int m = 0; m < c->count_modes; m++)
       if (c->modes[m].type & DRM_MODE_TYPE_PREFERRED) {
         o.mode = c->modes[m];

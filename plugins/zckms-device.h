@@ -85,7 +85,8 @@ struct Output
   uint32_t connector_id = 0;
   uint32_t crtc_id = 0;
   unsigned crtc_index = 0;
-  drmModeModeInfo mode {};
+  drmModeModeInfo mode {};             /* the mode in use */
+  std::vector<drmModeModeInfo> modes;   /* all modes of the connector */
   uint32_t conn_crtc_id_prop = 0;
   uint32_t crtc_mode_id_prop = 0, crtc_active_prop = 0, crtc_out_fence_prop = 0;
   std::vector<PlaneInfo> planes;        /* usable on the CRTC */

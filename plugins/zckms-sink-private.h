@@ -60,6 +60,7 @@ struct State
   int fd_prop = -1;
   guint connector_id = 0, crtc_id = 0, plane_id = 0;
   GstVideoRectangle render_rect {};
+  bool force_modeset = false;
   guint64 fence_timeout = DEFAULT_FENCE_TIMEOUT;
 
   /* Set in start(), cleared in stop(); constant while streaming. */
@@ -67,6 +68,9 @@ struct State
   zckms::Output out;
   std::string dev_path;
   std::shared_ptr<zckms::DumbFb> background;
+  /* Backgrounds of earlier modes: may still be on screen until the next
+   * commit, so they are freed only at stop. */
+  std::vector<std::shared_ptr<zckms::DumbFb>> retired;
   GstAllocator *allocator = nullptr;    /* for the proposed pool */
 
   /* Streaming thread only (set_caps, show_frame). */

@@ -240,6 +240,30 @@ GST_START_TEST(test_release_fence)
 }
 GST_END_TEST;
 
+// force-modeset: a 640x480 frame switches the output to 640x480 and fills it.
+GST_START_TEST(test_force_modeset)
+{
+	DumbBuffer frame, wb;
+	fail_unless_equals_int(DumbBuffer::create(env->src.fd(), 640, 480, frame), 0);
+	fail_unless_equals_int(DumbBuffer::create(env->master.fd(), 640, 480, wb), 0);
+	fill(frame, 11);
+	GstElement *sink = gst_element_factory_make("zckmssink", nullptr);
+	g_object_set(sink, "fd", env->master.fd(), "sync", FALSE, "force-modeset", TRUE, nullptr);
+	GstHarness *h = gst_harness_new_with_element(sink, "sink", nullptr);
+	gst_object_unref(sink);
+	gst_harness_set_src_caps_str(h, "video/x-raw,format=BGRx,width=640,height=480");
+	fail_unless_equals_int(gst_harness_push(h, dmabuf_buffer(frame)), GST_FLOW_OK);
+	fail_unless(wait_stat(h, "shown", 1));
+	fail_unless_equals_int(capture(env->master.fd(), env->out, wb), 0);
+	unsigned bad = 0;
+	for (uint32_t y = 0; y < 480; y++)
+		for (uint32_t x = 0; x < 640; x++)
+			bad += (wb.row(y)[x] & 0xffffff) != pattern(x, y, 11);
+	fail_unless_equals_int(bad, 0);
+	gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 // A pending vgem fence as a sync_file: attach to a vgem object, export the
 // dma-buf's implicit write fence. *fence_id lets the test signal it.
 static int vgem_pending_fence(DrmDevice &vgem, uint32_t *fence_id)
@@ -543,6 +567,7 @@ static Suite *zckmssink_suite()
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fullscreen_dmabuf);
 	tcase_add_test(tc, test_centred_640x480);
+	tcase_add_test(tc, test_force_modeset);
 	tcase_add_test(tc, test_copy_path);
 	tcase_add_test(tc, test_release_fence);
 	tcase_add_test(tc, test_fence_timeout);
