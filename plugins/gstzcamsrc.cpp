@@ -220,8 +220,8 @@ template_caps ()
   return caps_for_formats (formats, 1, G_MAXINT, 1, G_MAXINT, 0, G_MAXINT);
 }
 
-static GstCaps *
-device_caps (const struct zcam_caps &c)
+GstCaps *
+zcamsrc::device_caps (const struct zcam_caps &c)
 {
   std::vector<GstVideoFormat> formats;
   for (guint i = 0; i < std::min<guint> (c.num_formats, ZCAM_MAX_FORMATS); i++) {
@@ -583,7 +583,7 @@ gst_zcam_src_get_caps (GstBaseSrc *src, GstCaps *filter)
 {
   GstZcamSrc *self = GST_ZCAM_SRC (src);
   GstCaps *caps = self->state->dev.is_open () ?
-      device_caps (self->state->dev.caps ()) :
+      zcamsrc::device_caps (self->state->dev.caps ()) :
       gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (src));
   if (filter) {
     GstCaps *tmp = gst_caps_intersect_full (filter, caps,

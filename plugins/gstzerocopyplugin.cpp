@@ -4,6 +4,7 @@
  */
 #include <gst/gst.h>
 
+#include "gstzcamdeviceprovider.h"
 #include "gstzcamsrc.h"
 #ifdef HAVE_ZCKMSSINK
 #include "gstzckmssink.h"
@@ -14,6 +15,7 @@ plugin_init (GstPlugin *plugin)
 {
   gboolean ret = FALSE;
   ret |= GST_ELEMENT_REGISTER (zcamsrc, plugin);
+  ret |= GST_DEVICE_PROVIDER_REGISTER (zcamdeviceprovider, plugin);
 #ifdef HAVE_ZCKMSSINK
   ret |= GST_ELEMENT_REGISTER (zckmssink, plugin);
 #endif

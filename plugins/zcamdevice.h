@@ -14,6 +14,8 @@
 
 #include <zcam.h>
 
+typedef struct _GstCaps GstCaps;
+
 namespace zcamsrc {
 
 /* Owns one file descriptor; move-only, closed on destruction. */
@@ -49,6 +51,10 @@ private:
 
 /* The zcam device nodes present, sorted by number (/dev/zcam0 first). */
 std::vector<std::string> list_devices ();
+
+/* The caps zcamsrc offers for a device with capabilities @c (transfer
+ * full); defined in gstzcamsrc.cpp, shared with the device provider. */
+GstCaps *device_caps (const struct zcam_caps &c);
 
 class Device
 {
