@@ -158,6 +158,16 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
             g_strerror (errno)));
     return FALSE;
   }
+  /* Atomic commits need DRM master; a fresh open is master when nobody
+   * else is, else asking for it fails unless we are privileged. */
+  if (!drmIsMaster (dev->fd ()) && drmSetMaster (dev->fd ()) != 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
+        ("Another program (a desktop session?) controls the display %s: "
+            "stop it, run on a free virtual terminal, or pass its DRM fd "
+            "in the fd property.", st->dev_path.c_str ()),
+        ("not DRM master: %s", g_strerror (errno)));
+    return FALSE;
+  }
   zckms::Output out;
   int ret = dev->find_output (want_conn, want_crtc, out, why);
   if (ret < 0) {

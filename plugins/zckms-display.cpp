@@ -164,8 +164,15 @@ advance_locked (GstZcKmsSink *self)
   if (ret == -EBUSY)
     return 2;                   /* someone else's commit on the CRTC: retry */
   if (ret < 0) {
-    FAIL_LOCKED (self, st, FAILED, ("Could not show a frame on the display."),
-        ("atomic commit of plane %u: %s", f.plane_id, g_strerror (-ret)));
+    const char *advice = "";
+    if (ret == -EACCES || ret == -EPERM)
+      advice = " Another program (a desktop session?) is the display's DRM "
+          "master: stop it or run on a free virtual terminal.";
+    else if (ret == -ENODEV || ret == -ENOENT)
+      advice = " The display or its connector went away (unplugged?).";
+    FAIL_LOCKED (self, st, FAILED, ("Could not show a frame on the display.%s",
+            advice), ("atomic commit of plane %u: %s", f.plane_id,
+            g_strerror (-ret)));
     st->next.reset ();
     return -1;
   }

@@ -264,6 +264,29 @@ GST_START_TEST(test_force_modeset)
 }
 GST_END_TEST;
 
+// A file that is not DRM master: a clear error at start, not a commit failure.
+GST_START_TEST(test_not_master)
+{
+	GstElement *sink = gst_element_factory_make("zckmssink", nullptr);
+	g_object_set(sink, "fd", env->src.fd(), nullptr);
+	GstBus *bus = gst_bus_new();
+	gst_element_set_bus(sink, bus);
+	fail_unless_equals_int(gst_element_set_state(sink, GST_STATE_PAUSED),
+			       GST_STATE_CHANGE_FAILURE);
+	GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+	fail_unless(msg != nullptr);
+	GError *e = nullptr;
+	gst_message_parse_error(msg, &e, nullptr);
+	fail_unless(g_error_matches(e, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY));
+	fail_unless(strstr(e->message, "controls the display") != nullptr);
+	g_error_free(e);
+	gst_message_unref(msg);
+	gst_element_set_state(sink, GST_STATE_NULL);
+	gst_object_unref(bus);
+	gst_object_unref(sink);
+}
+GST_END_TEST;
+
 // A pending vgem fence as a sync_file: attach to a vgem object, export the
 // dma-buf's implicit write fence. *fence_id lets the test signal it.
 static int vgem_pending_fence(DrmDevice &vgem, uint32_t *fence_id)
@@ -568,6 +591,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_fullscreen_dmabuf);
 	tcase_add_test(tc, test_centred_640x480);
 	tcase_add_test(tc, test_force_modeset);
+	tcase_add_test(tc, test_not_master);
 	tcase_add_test(tc, test_copy_path);
 	tcase_add_test(tc, test_release_fence);
 	tcase_add_test(tc, test_fence_timeout);
