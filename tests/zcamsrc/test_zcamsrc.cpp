@@ -5,6 +5,7 @@
 // and late fence modes, fault injection, errors, state cycles and leaks.
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
@@ -66,18 +67,12 @@ stat_u64 (GstHarness *h, const char *field)
   return v;
 }
 
-// Checks the BGRx (XRGB8888) pattern of frame @seq: sequence code in the top
-// and bottom band, and a pixel outside the bands.
+// Checks the BGRx (XRGB8888) pattern of frame @seq in an image at @base:
+// sequence code in the top and bottom band, and a pixel outside the bands.
 static void
-check_bgrx_frame (GstBuffer *buf, guint64 seq)
+check_bgrx_pixels (const guint8 *base, guint w, guint h, guint stride,
+    guint64 seq)
 {
-  GstVideoMeta *vm = gst_buffer_get_video_meta (buf);
-  fail_unless (vm != NULL);
-  fail_unless (vm->stride[0] % 64 == 0, "kernel pitch expected 64-aligned");
-  GstMapInfo map;
-  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-  const guint8 *base = map.data + vm->offset[0];
-  const guint w = vm->width, h = vm->height, stride = vm->stride[0];
   const guint cells = MIN (32u, w / 8);
   guint32 top = 0, bottom = 0;
   for (guint i = 0; i < cells; i++) {
@@ -91,11 +86,25 @@ check_bgrx_frame (GstBuffer *buf, guint64 seq)
   guint32 mask = cells == 32 ? 0xffffffffu : ((1u << cells) - 1);
   fail_unless_equals_int (top, bottom);  // torn frame otherwise
   fail_unless_equals_int (top, guint32 (seq) & mask);
-  // Pixel (x = 300, y = 100): B = s, G = y + 2s, R = x + 4s.
-  const guint8 *p = base + 100 * stride + 300 * 4;
+  // A pixel below the top band: B = s, G = y + 2s, R = x + 4s.
+  const guint x = w * 3 / 4, y = MIN (h / 2, 100u);
+  const guint8 *p = base + y * stride + x * 4;
   fail_unless_equals_int (p[0], guint8 (seq));
-  fail_unless_equals_int (p[1], guint8 (100 + 2 * seq));
-  fail_unless_equals_int (p[2], guint8 (300 + 4 * seq));
+  fail_unless_equals_int (p[1], guint8 (y + 2 * seq));
+  fail_unless_equals_int (p[2], guint8 (x + 4 * seq));
+}
+
+// The same for a zcamsrc buffer: the layout comes from its video meta.
+static void
+check_bgrx_frame (GstBuffer *buf, guint64 seq)
+{
+  GstVideoMeta *vm = gst_buffer_get_video_meta (buf);
+  fail_unless (vm != NULL);
+  fail_unless (vm->stride[0] % 64 == 0, "kernel pitch expected 64-aligned");
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  check_bgrx_pixels (map.data + vm->offset[0], vm->width, vm->height,
+      vm->stride[0], seq);
   gst_buffer_unmap (buf, &map);
 }
 
@@ -330,6 +339,55 @@ GST_START_TEST (test_faults_late)
 }
 GST_END_TEST;
 
+// Catches zcamsrc's GST_PERFORMANCE warning about copying.
+static gint perf_copy_messages;
+
+static void
+perf_log (GstDebugCategory *cat, GstDebugLevel, const gchar *,
+    const gchar *, gint, GObject *, GstDebugMessage *msg, gpointer)
+{
+  if (g_str_equal (gst_debug_category_get_name (cat), "GST_PERFORMANCE") &&
+      strstr (gst_debug_message_get (msg), "copying every frame"))
+    g_atomic_int_inc (&perf_copy_messages);
+}
+
+// Plain video/x-raw, downstream without GstVideoMeta (the harness proposes
+// no metas) and a width whose pitch the kernel aligns differently (100
+// pixels: 400 bytes, zcam pads to 448): zcamsrc copies into system memory
+// with the default layout, says so under GST_PERFORMANCE, and the pixels are
+// still the frame's.
+GST_START_TEST (test_copy_fallback)
+{
+  g_atomic_int_set (&perf_copy_messages, 0);
+  gst_debug_set_threshold_for_name ("GST_PERFORMANCE", GST_LEVEL_WARNING);
+  gst_debug_add_log_function (perf_log, NULL, NULL);
+  GstHarness *h = make_harness ("",
+      "video/x-raw,format=BGRx,width=100,height=48,framerate=60/1");
+  guint64 last = 0;
+  for (guint i = 0; i < 20; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    fail_unless (buf != NULL);
+    // Default layout, system memory, no metas describing another layout.
+    fail_unless (gst_buffer_get_video_meta (buf) == NULL);
+    fail_unless (gst_buffer_get_size (buf) == 400 * 48);
+    fail_if (gst_is_dmabuf_memory (gst_buffer_peek_memory (buf, 0)));
+    guint64 seq = GST_BUFFER_OFFSET (buf);
+    if (i > 0)
+      fail_unless (seq > last);
+    last = seq;
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+    check_bgrx_pixels (map.data, 100, 48, 400, seq);
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+  }
+  gst_harness_teardown (h);
+  gst_debug_remove_log_function (perf_log);
+  fail_unless (g_atomic_int_get (&perf_copy_messages) >= 1,
+      "no GST_PERFORMANCE message about copying");
+}
+GST_END_TEST;
+
 GST_START_TEST (test_bad_device)
 {
   GstElement *pipe = gst_parse_launch ("zcamsrc device=/dev/zcam-nonexistent "
@@ -434,6 +492,7 @@ zcamsrc_suite (void)
   tcase_add_test (tc, test_early_pushes_before_completion);
   tcase_add_test (tc, test_faults_early);
   tcase_add_test (tc, test_faults_late);
+  tcase_add_test (tc, test_copy_fallback);
   tcase_add_test (tc, test_bad_device);
   tcase_add_test (tc, test_unsupported_caps);
   tcase_add_test (tc, test_state_cycles_and_leaks);
