@@ -16,38 +16,11 @@
 
 typedef struct _GstCaps GstCaps;
 
+#include "zc-unique-fd.h"
+
 namespace zcamsrc {
 
-/* Owns one file descriptor; move-only, closed on destruction. */
-class UniqueFd
-{
-public:
-  UniqueFd () noexcept = default;
-  explicit UniqueFd (int fd) noexcept : fd_ (fd) {}
-  UniqueFd (UniqueFd &&o) noexcept : fd_ (o.release ()) {}
-  UniqueFd &operator= (UniqueFd &&o) noexcept
-  {
-    reset (o.release ());
-    return *this;
-  }
-  UniqueFd (const UniqueFd &) = delete;
-  UniqueFd &operator= (const UniqueFd &) = delete;
-  ~UniqueFd () { reset (); }
-
-  int get () const noexcept { return fd_; }
-  bool valid () const noexcept { return fd_ >= 0; }
-  explicit operator bool () const noexcept { return valid (); }
-  [[nodiscard]] int release () noexcept { return std::exchange (fd_, -1); }
-  void reset (int fd = -1) noexcept
-  {
-    int old = std::exchange (fd_, fd);
-    if (old >= 0)
-      ::close (old);
-  }
-
-private:
-  int fd_ = -1;
-};
+using UniqueFd = zc::UniqueFd;
 
 /* The zcam device nodes present, sorted by number (/dev/zcam0 first). */
 std::vector<std::string> list_devices ();

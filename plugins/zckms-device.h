@@ -23,37 +23,11 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
+#include "zc-unique-fd.h"
+
 namespace zckms {
 
-/* Owns one file descriptor; move-only. */
-class UniqueFd
-{
-public:
-  UniqueFd () noexcept = default;
-  explicit UniqueFd (int fd) noexcept : fd_ (fd) {}
-  UniqueFd (UniqueFd &&o) noexcept : fd_ (o.release ()) {}
-  UniqueFd &operator= (UniqueFd &&o) noexcept
-  {
-    reset (o.release ());
-    return *this;
-  }
-  UniqueFd (const UniqueFd &) = delete;
-  UniqueFd &operator= (const UniqueFd &) = delete;
-  ~UniqueFd () { reset (); }
-
-  int get () const noexcept { return fd_; }
-  bool valid () const noexcept { return fd_ >= 0; }
-  [[nodiscard]] int release () noexcept { return std::exchange (fd_, -1); }
-  void reset (int fd = -1) noexcept
-  {
-    int old = std::exchange (fd_, fd);
-    if (old >= 0)
-      ::close (old);
-  }
-
-private:
-  int fd_ = -1;
-};
+using UniqueFd = zc::UniqueFd;
 
 struct Rect
 {
