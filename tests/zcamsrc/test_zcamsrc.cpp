@@ -42,6 +42,23 @@ debugfs_write (const char *knob, int value)
   fclose (f);
 }
 
+// A counter from zcam's debugfs stats ("name: value" lines), or -1.
+static long long
+zcam_stat (const char *name)
+{
+  FILE *f = fopen (DEBUGFS "stats", "r");
+  fail_unless (f != NULL, "cannot open " DEBUGFS "stats");
+  char line[128];
+  long long value = -1;
+  size_t len = strlen (name);
+  while (fgets (line, sizeof (line), f)) {
+    if (strncmp (line, name, len) == 0 && line[len] == ':')
+      value = strtoll (line + len + 1, NULL, 10);
+  }
+  fclose (f);
+  return value;
+}
+
 static GstHarness *
 make_harness (const char *props, const char *caps)
 {
@@ -433,10 +450,14 @@ GST_START_TEST (test_unsupported_caps)
 }
 GST_END_TEST;
 
-// PLAYING -> NULL -> PLAYING restarts; num-buffers gives EOS; no fd leaks.
+// PLAYING -> NULL -> PLAYING restarts; num-buffers gives EOS; no fd, dma-buf
+// or fence of zcam is left behind.
 GST_START_TEST (test_state_cycles_and_leaks)
 {
   int fds_before = count_fds ();
+  long long bufs_before = zcam_stat ("live_buffers");
+  long long fences_before = zcam_stat ("live_fences");
+  fail_unless (bufs_before >= 0 && fences_before >= 0);
   for (int round = 0; round < 3; round++) {
     GstElement *pipe = gst_parse_launch ("zcamsrc num-buffers=20 ! "
         "video/x-raw(memory:DMABuf),width=64,height=48,framerate=120/1 ! "
@@ -460,6 +481,11 @@ GST_START_TEST (test_state_cycles_and_leaks)
     gst_object_unref (pipe);
   }
   fail_unless_equals_int (count_fds (), fds_before);
+  // Fences are freed once the last sync_file and the dma-bufs drop them.
+  for (int i = 0; i < 100 && zcam_stat ("live_fences") != fences_before; i++)
+    g_usleep (10000);
+  fail_unless_equals_int64 (zcam_stat ("live_buffers"), bufs_before);
+  fail_unless_equals_int64 (zcam_stat ("live_fences"), fences_before);
 }
 GST_END_TEST;
 
