@@ -86,15 +86,62 @@ GstHarness *make_sink(guint w, guint h)
 	return h_;
 }
 
-guint64 sink_stat(GstHarness *h, const char *name)
+guint64 element_stat(GstElement *sink, const char *name)
 {
 	GstStructure *s = nullptr;
-	g_object_get(h->element, "stats", &s, nullptr);
+	g_object_get(sink, "stats", &s, nullptr);
 	guint64 v = 0;
 	fail_unless(gst_structure_get_uint64(s, name, &v));
 	gst_structure_free(s);
 	return v;
 }
+
+guint64 sink_stat(GstHarness *h, const char *name)
+{
+	return element_stat(h->element, name);
+}
+
+// A launch line with a "zckmssink name=s" on the test's DRM master, played
+// until EOS (an error fails the test with its text); NULL state on scope exit.
+struct SinkPipeline {
+	GstElement *pipe = nullptr;
+	GstElement *sink = nullptr;
+
+	explicit SinkPipeline(const char *desc, int timeout_s = 20)
+	{
+		GError *err = nullptr;
+		pipe = gst_parse_launch(desc, &err);
+		fail_unless(pipe != nullptr && err == nullptr);
+		sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
+		fail_unless(sink != nullptr);
+		g_object_set(sink, "fd", env->master.fd(), nullptr);
+		fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) !=
+			    GST_STATE_CHANGE_FAILURE);
+		GstBus *bus = gst_element_get_bus(pipe);
+		GstMessage *msg = gst_bus_timed_pop_filtered(
+			bus, timeout_s * GST_SECOND,
+			GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+		gst_object_unref(bus);
+		fail_unless(msg != nullptr);
+		if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+			GError *e = nullptr;
+			gchar *dbg = nullptr;
+			gst_message_parse_error(msg, &e, &dbg);
+			g_printerr("error: %s (%s)\n", e->message, dbg);
+			fail("pipeline error");
+		}
+		gst_message_unref(msg);
+	}
+	~SinkPipeline()
+	{
+		gst_element_set_state(pipe, GST_STATE_NULL);
+		gst_object_unref(sink);
+		gst_object_unref(pipe);
+	}
+	SinkPipeline(const SinkPipeline &) = delete;
+	SinkPipeline &operator=(const SinkPipeline &) = delete;
+	guint64 stat(const char *name) const { return element_stat(sink, name); }
+};
 
 // Waits (bounded) until the counter reaches `want`.
 bool wait_stat(GstHarness *h, const char *name, guint64 want, int timeout_ms = 5000)
@@ -393,29 +440,11 @@ GST_END_TEST;
 // videotestsrc writes into the pool the sink proposes: no copies.
 GST_START_TEST(test_proposed_pool)
 {
-	GError *err = nullptr;
-	GstElement *pipe = gst_parse_launch(
-		"videotestsrc num-buffers=4 pattern=white ! "
-		"video/x-raw,format=BGRx,width=640,height=480 ! zckmssink name=s sync=false",
-		&err);
-	fail_unless(pipe != nullptr && err == nullptr);
-	GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
-	g_object_set(sink, "fd", env->master.fd(), nullptr);
-	fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-	GstBus *bus = gst_element_get_bus(pipe);
-	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
-						     GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-	fail_unless(msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
-	gst_message_unref(msg);
-
-	GstStructure *st = nullptr;
-	g_object_get(sink, "stats", &st, nullptr);
-	guint64 shown = 0, copied = 1;
-	gst_structure_get_uint64(st, "shown", &shown);
-	gst_structure_get_uint64(st, "copied", &copied);
-	gst_structure_free(st);
+	SinkPipeline p("videotestsrc num-buffers=4 pattern=white ! "
+		       "video/x-raw,format=BGRx,width=640,height=480 ! zckmssink name=s sync=false");
+	guint64 shown = p.stat("shown");
 	fail_unless(shown >= 1);
-	fail_unless_equals_uint64(copied, 0);
+	fail_unless_equals_uint64(p.stat("copied"), 0);
 
 	// White 640x480 centred on black, once the last flip is done.
 	g_usleep(500000);
@@ -429,11 +458,6 @@ GST_START_TEST(test_proposed_pool)
 	fail_unless_equals_int(env->wb.row(y0 + 479)[x0 + 639] & 0xffffff, 0xffffff);
 	fail_unless_equals_int(env->wb.row(y0 - 1)[x0] & 0xffffff, 0);
 	fail_unless_equals_int(env->wb.row(y0)[x0 - 1] & 0xffffff, 0);
-
-	gst_element_set_state(pipe, GST_STATE_NULL);
-	gst_object_unref(bus);
-	gst_object_unref(sink);
-	gst_object_unref(pipe);
 }
 GST_END_TEST;
 
@@ -487,37 +511,10 @@ GST_START_TEST(test_vivid_import)
 	gchar *desc = g_strdup_printf(
 		"v4l2src device=%s io-mode=dmabuf-import num-buffers=3 ! "
 		"video/x-raw,format=BGRx,width=640,height=480 ! zckmssink name=s sync=false", dev);
-	GError *err = nullptr;
-	GstElement *pipe = gst_parse_launch(desc, &err);
+	SinkPipeline pl(desc, 30);
 	g_free(desc);
-	fail_unless(pipe != nullptr && err == nullptr);
-	GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
-	g_object_set(sink, "fd", env->master.fd(), nullptr);
-	fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-	GstBus *bus = gst_element_get_bus(pipe);
-	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND,
-						     GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-	fail_unless(msg != nullptr);
-	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-		GError *e = nullptr;
-		gchar *dbg = nullptr;
-		gst_message_parse_error(msg, &e, &dbg);
-		g_printerr("error: %s (%s)\n", e->message, dbg);
-		fail("pipeline error");
-	}
-	gst_message_unref(msg);
-	GstStructure *st = nullptr;
-	g_object_get(sink, "stats", &st, nullptr);
-	guint64 shown = 0, copied = 1;
-	gst_structure_get_uint64(st, "shown", &shown);
-	gst_structure_get_uint64(st, "copied", &copied);
-	gst_structure_free(st);
-	fail_unless(shown >= 1);
-	fail_unless_equals_uint64(copied, 0);
-	gst_element_set_state(pipe, GST_STATE_NULL);
-	gst_object_unref(bus);
-	gst_object_unref(sink);
-	gst_object_unref(pipe);
+	fail_unless(pl.stat("shown") >= 1);
+	fail_unless_equals_uint64(pl.stat("copied"), 0);
 }
 GST_END_TEST;
 
@@ -543,29 +540,15 @@ GST_START_TEST(test_fence_error_zcam)
 		fail("zcam.ko and zcamsrc are needed for this test");
 	}
 	fail_unless(write_file(knob, "1000"));
-	GError *err = nullptr;
-	GstElement *pipe = gst_parse_launch(
-		"zcamsrc num-buffers=4 ! video/x-raw(memory:DMABuf),format=BGRx,width=320,"
-		"height=240,framerate=30/1 ! zckmssink name=s sync=false fence-timeout=2000000000",
-		&err);
-	fail_unless(pipe != nullptr && err == nullptr);
-	GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
-	g_object_set(sink, "fd", env->master.fd(), nullptr);
-	fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-	GstBus *bus = gst_element_get_bus(pipe);
-	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
-						     GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-	fail_unless(msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
-	gst_message_unref(msg);
+	SinkPipeline p("zcamsrc num-buffers=4 ! video/x-raw(memory:DMABuf),format=BGRx,width=320,"
+		       "height=240,framerate=30/1 ! zckmssink name=s sync=false "
+		       "fence-timeout=2000000000");
 	// The last frame may still be waiting for its fence on the display thread.
-	GstStructure *st = nullptr;
 	guint64 shown = 1, errors = 0, dropped = 0;
 	for (int i = 0; i < 100; i++) {
-		g_object_get(sink, "stats", &st, nullptr);
-		gst_structure_get_uint64(st, "shown", &shown);
-		gst_structure_get_uint64(st, "fence-errors", &errors);
-		gst_structure_get_uint64(st, "dropped", &dropped);
-		gst_structure_free(st);
+		shown = p.stat("shown");
+		errors = p.stat("fence-errors");
+		dropped = p.stat("dropped");
 		if (errors + dropped >= 4)
 			break;
 		g_usleep(20000);
@@ -576,10 +559,6 @@ GST_START_TEST(test_fence_error_zcam)
 	fail_unless_equals_uint64(shown, 0);
 	fail_unless(errors >= 1);
 	fail_unless_equals_uint64(errors + dropped, 4);
-	gst_element_set_state(pipe, GST_STATE_NULL);
-	gst_object_unref(bus);
-	gst_object_unref(sink);
-	gst_object_unref(pipe);
 }
 GST_END_TEST;
 

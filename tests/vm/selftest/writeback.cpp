@@ -42,19 +42,31 @@ void fill(DumbBuffer &b, uint32_t seed)
 			b.row(y)[x] = pattern(x, y, seed);
 }
 
+// A mode-sized source frame for `seed` and a writeback target filled with a
+// value the composer never writes, so an untouched target fails the check.
+int make_frame(int fd, const Output &out, uint32_t seed, DumbBuffer &src, DumbBuffer &wb)
+{
+	const uint32_t w = out.mode.hdisplay, h = out.mode.vdisplay;
+	int r = DumbBuffer::create(fd, w, h, src);
+	if (r == 0)
+		r = DumbBuffer::create(fd, w, h, wb);
+	if (r) {
+		printf("# dumb buffer: %s\n", strerror(-r));
+		return r;
+	}
+	fill(src, seed);
+	memset(wb.map, 0x5a, wb.size);
+	return 0;
+}
+
 // Shows `src` on the display connector (no writeback), then captures it with
 // capture(), which must also route the display connector back.
 int check_capture(int fd, const Output &out, uint32_t seed)
 {
-	const uint32_t w = out.mode.hdisplay, h = out.mode.vdisplay;
 	DumbBuffer src, wb;
-	int r = DumbBuffer::create(fd, w, h, src);
-	if (r == 0)
-		r = DumbBuffer::create(fd, w, h, wb);
+	int r = make_frame(fd, out, seed, src, wb);
 	if (r)
 		return r;
-	fill(src, seed);
-	memset(wb.map, 0x5a, wb.size);
 
 	r = show(fd, out, src);
 	if (r) {
@@ -75,18 +87,10 @@ int check_capture(int fd, const Output &out, uint32_t seed)
 
 int check_frame(int fd, const Output &out, uint32_t seed)
 {
-	const uint32_t w = out.mode.hdisplay, h = out.mode.vdisplay;
 	DumbBuffer src, wb;
-	int r = DumbBuffer::create(fd, w, h, src);
-	if (r == 0)
-		r = DumbBuffer::create(fd, w, h, wb);
-	if (r) {
-		printf("# dumb buffer: %s\n", strerror(-r));
+	int r = make_frame(fd, out, seed, src, wb);
+	if (r)
 		return r;
-	}
-	fill(src, seed);
-	// A value the composer never writes: an untouched buffer fails.
-	memset(wb.map, 0x5a, wb.size);
 
 	r = show_and_capture(fd, out, src, wb);
 	if (r) {
@@ -94,7 +98,8 @@ int check_frame(int fd, const Output &out, uint32_t seed)
 		return r;
 	}
 	unsigned bad = count_mismatches(wb, seed);
-	printf("# frame %u: %ux%u, %u of %u pixels differ\n", seed, w, h, bad, w * h);
+	printf("# frame %u: %ux%u, %u of %u pixels differ\n", seed, wb.width, wb.height, bad,
+	       wb.width * wb.height);
 	return bad ? -EIO : 0;
 }
 
