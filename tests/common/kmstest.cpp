@@ -174,31 +174,43 @@ int DumbBuffer::export_dmabuf() const
 	return prime;
 }
 
-uint32_t find_property(int fd, uint32_t object_id, uint32_t object_type, const char *name)
+namespace {
+
+// Looks a property of a KMS object up by name: its id and current value.
+bool lookup_property(int fd, uint32_t object_id, uint32_t object_type, const char *name,
+		     uint32_t *id, uint64_t *value)
 {
 	Props props(drmModeObjectGetProperties(fd, object_id, object_type));
 	if (!props)
-		return 0;
+		return false;
 	for (uint32_t i = 0; i < props->count_props; i++) {
 		Prop p(drmModeGetProperty(fd, props->props[i]));
-		if (p && strcmp(p->name, name) == 0)
-			return p->prop_id;
+		if (p && strcmp(p->name, name) == 0) {
+			*id = p->prop_id;
+			*value = props->prop_values[i];
+			return true;
+		}
 	}
-	return 0;
+	return false;
+}
+
+} // namespace
+
+uint32_t find_property(int fd, uint32_t object_id, uint32_t object_type, const char *name)
+{
+	uint32_t id = 0;
+	uint64_t value;
+	return lookup_property(fd, object_id, object_type, name, &id, &value) ? id : 0;
 }
 
 std::optional<uint64_t> property_value(int fd, uint32_t object_id, uint32_t object_type,
 				       const char *name)
 {
-	Props props(drmModeObjectGetProperties(fd, object_id, object_type));
-	if (!props)
+	uint32_t id;
+	uint64_t value = 0;
+	if (!lookup_property(fd, object_id, object_type, name, &id, &value))
 		return std::nullopt;
-	for (uint32_t i = 0; i < props->count_props; i++) {
-		Prop p(drmModeGetProperty(fd, props->props[i]));
-		if (p && strcmp(p->name, name) == 0)
-			return props->prop_values[i];
-	}
-	return std::nullopt;
+	return value;
 }
 
 bool atomic_add(int fd, drmModeAtomicReq *req, uint32_t obj, uint32_t obj_type,
