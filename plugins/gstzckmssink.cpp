@@ -652,9 +652,24 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
           ("%s", g_strerror (-ret)));
       return GST_FLOW_ERROR;
     }
-    GST_CAT_LOG_OBJECT (CAT_PERFORMANCE, self,
-        "copied a %ux%u frame (input is not importable dma-buf)",
-        GST_VIDEO_INFO_WIDTH (&st->vinfo), GST_VIDEO_INFO_HEIGHT (&st->vinfo));
+    /* Said once per stream where a user looking at GST_PERFORMANCE sees it,
+     * then per frame at LOG level; the count is in stats "copied". */
+    bool first;
+    {
+      std::lock_guard<std::mutex> g (st->frame_lock);
+      first = st->stats.copied == 0;
+    }
+    const char *why = st->dmabuf_failed ? "the driver refused to import the "
+        "dma-buf" : "the input is not dma-buf memory";
+    if (first)
+      GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying %ux%u frames "
+          "into the sink's own dumb buffers: %s",
+          GST_VIDEO_INFO_WIDTH (&st->vinfo), GST_VIDEO_INFO_HEIGHT (&st->vinfo),
+          why);
+    else
+      GST_CAT_LOG_OBJECT (CAT_PERFORMANCE, self, "copied a %ux%u frame: %s",
+          GST_VIDEO_INFO_WIDTH (&st->vinfo), GST_VIDEO_INFO_HEIGHT (&st->vinfo),
+          why);
   }
 
   {
