@@ -127,11 +127,18 @@ def main():
     rep["sink_received"] = st.get("sink_received")
     rep["displayed"] = sink.get("shown")
     rep["display_dropped"] = sink.get("dropped")
+    # Frames the sink's base class dropped as too late for their
+    # presentation time (QoS); zckmssink never saw those.
+    rep["display_late"] = next((v for k, v in st.get("late_dropped", {}).items()
+                                if k.startswith("zckmssink")), 0)
     rep["fence_errors"] = {"zcamsrc": src.get("fence-errors"),
                            "zckmssink": sink.get("fence-errors"),
                            "zckmssink_timeouts": sink.get("fence-timeouts")}
     if fence:
         rep["zcfence"] = fence
+    accounted = sum(x or 0 for x in (sink.get("shown"), sink.get("dropped"), rep["display_late"],
+                                     sink.get("fence-errors"), sink.get("fence-timeouts")))
+    rep["display_unaccounted"] = (rep["sink_received"] or 0) - accounted
     rep["commit_to_flip_ms"] = round(sink.get("latency", 0) / 1e6, 2)
     rep["latency_ms"] = st.get("latency_ms")
 
@@ -206,7 +213,10 @@ def main():
         f"frames encoded (camera.fwht):     {rep['encoded']}"
         f"  ({rep.get('encoded_bytes', 0)} bytes)",
         f"frames displayed (zckmssink):     {rep['displayed']} of {rep['sink_received']}"
-        f" received, {rep['display_dropped']} dropped (replaced before the display was free)",
+        f" received; {rep['display_dropped']} replaced before the display was free, "
+        f"{rep['display_late']} too late for their time (QoS)",
+        *([f"  (these counts add up to {accounted}, not to the {rep['sink_received']} "
+           "frames the sink received)"] if rep["display_unaccounted"] else []),
         f"fence errors:                     zcamsrc {src.get('fence-errors')}, zckmssink "
         f"{sink.get('fence-errors')} (+{sink.get('fence-timeouts')} timeouts)",
         f"CPU frame copies:                 {sink.get('copied')} in zckmssink, "

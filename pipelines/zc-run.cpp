@@ -12,6 +12,8 @@
 //     sink's `fd` property, so both share one DRM master); at EOS the CRTC's
 //     output is read back through the writeback connector (vkms) and written
 //     as an RGB PNG: exactly what the display composed.
+//   - Frames a sink dropped because they came late (QoS messages) are
+//     printed as "zc-run: late NAME dropped=N" (JSON: late_dropped).
 //   - --latency: capture-to-display latency of the frames zckmssink showed;
 //     see LatencyProbe below for how it is measured.
 //
@@ -358,9 +360,30 @@ struct Options
   double timeout = 0;
 };
 
+// Buffers each element dropped for lateness (QoS messages: basesink drops
+// frames that arrive after their presentation time), by element name.
+using QosDrops = std::vector<std::pair<std::string, guint64>>;
+
+void
+note_qos (QosDrops &qos, GstMessage *msg)
+{
+  GstFormat fmt;
+  guint64 processed = 0, dropped = 0;
+  gst_message_parse_qos_stats (msg, &fmt, &processed, &dropped);
+  if (fmt != GST_FORMAT_BUFFERS)
+    return;
+  std::string name = GST_OBJECT_NAME (GST_MESSAGE_SRC (msg));
+  for (auto &q : qos)
+    if (q.first == name) {
+      q.second = std::max (q.second, dropped);
+      return;
+    }
+  qos.emplace_back (name, dropped);
+}
+
 // Runs the pipeline until EOS or an error; true at EOS.
 bool
-run_to_eos (GstElement *pipeline, double timeout)
+run_to_eos (GstElement *pipeline, double timeout, QosDrops &qos)
 {
   GstBus *bus = gst_element_get_bus (pipeline);
   gint64 deadline = timeout > 0 ?
@@ -373,7 +396,8 @@ run_to_eos (GstElement *pipeline, double timeout)
       wait = left > 0 ? GstClockTime (left) * GST_USECOND : 0;
     }
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, wait,
-        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING |
+            GST_MESSAGE_QOS));
     if (!msg) {
       if (eos_sent) {
         g_printerr ("zc-run: no EOS 10 s after sending it\n");
@@ -388,6 +412,9 @@ run_to_eos (GstElement *pipeline, double timeout)
     switch (GST_MESSAGE_TYPE (msg)) {
       case GST_MESSAGE_EOS:
         ok = done = true;
+        break;
+      case GST_MESSAGE_QOS:
+        note_qos (qos, msg);
         break;
       case GST_MESSAGE_ERROR:
       case GST_MESSAGE_WARNING: {
@@ -526,6 +553,7 @@ main (int argc, char **argv)
   }
 
   int rc = 0;
+  QosDrops qos;
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     // The error message on the bus says why.
     GstBus *bus = gst_element_get_bus (pipeline);
@@ -542,7 +570,7 @@ main (int argc, char **argv)
     gst_object_unref (bus);
     g_printerr ("zc-run: the pipeline did not start\n");
     rc = 1;
-  } else if (!run_to_eos (pipeline, opt.timeout)) {
+  } else if (!run_to_eos (pipeline, opt.timeout, qos)) {
     rc = 1;
   }
 
@@ -591,7 +619,16 @@ main (int argc, char **argv)
         json_escape (GST_OBJECT_NAME (e)) + "\": " + obj;
     first = false;
   }
-  json += "\n  }";
+  json += "\n  },\n  \"late_dropped\": {";
+  first = true;
+  for (const auto &q : qos) {
+    g_print ("zc-run: late %s dropped=%" G_GUINT64_FORMAT " (QoS)\n", q.first.c_str (),
+        q.second);
+    json += std::string (first ? "" : ", ") + "\"" + json_escape (q.first.c_str ()) +
+        "\": " + std::to_string (q.second);
+    first = false;
+  }
+  json += "}";
 
   if (opt.latency) {
     probe.finish ();
