@@ -664,10 +664,18 @@ gst_zc_fence_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
       return FALSE;
   }
   gboolean ret = gst_pad_query_default (pad, parent, query);
-  if (ret && GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION &&
-      !gst_query_find_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE,
-          NULL))
-    gst_query_add_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE, NULL);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION) {
+    /* A sink without an opinion (fakesink, appsink) fails the query, and a
+     * tee then forwards nothing of the other branches' requirements: answer
+     * for it, with the one thing this element itself uses. */
+    if (!ret)
+      GST_DEBUG_OBJECT (self, "downstream did not answer the allocation "
+          "query; answering with the fence meta only");
+    if (!gst_query_find_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE,
+            NULL))
+      gst_query_add_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE, NULL);
+    ret = TRUE;
+  }
   return ret;
 }
 
