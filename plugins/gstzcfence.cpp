@@ -36,6 +36,7 @@
 #include "gstzcfence.h"
 
 #include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
 #include "zc-unique-fd.h"
@@ -665,12 +666,15 @@ gst_zc_fence_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   }
   gboolean ret = gst_pad_query_default (pad, parent, query);
   if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION) {
-    /* A sink without an opinion (fakesink, appsink) fails the query, and a
-     * tee then forwards nothing of the other branches' requirements: answer
-     * for it, with the one thing this element itself uses. */
-    if (!ret)
+    /* A sink without an opinion (fakesink) fails the query, and a tee then
+     * forwards nothing of the other branches' requirements: answer for it.
+     * Frames are described by their GstVideoMeta; whoever reads them maps
+     * them with it (gst_video_frame_map). */
+    if (!ret) {
       GST_DEBUG_OBJECT (self, "downstream did not answer the allocation "
-          "query; answering with the fence meta only");
+          "query; answering with the video and fence metas");
+      gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+    }
     if (!gst_query_find_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE,
             NULL))
       gst_query_add_allocation_meta (query, GST_ZC_FENCE_META_API_TYPE, NULL);
