@@ -477,7 +477,7 @@ int main(int argc, char **argv)
 	double psnr_min = 1e9, psnr_sum = 0;
 	uint64_t mask = pat.cells() >= 64 ? ~uint64_t(0) : (uint64_t(1) << pat.cells()) - 1;
 	bool codes_match = true;
-	size_t next_enc = 0;
+	size_t next_enc = 0, skipped = 0;
 	while (GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 300 * GST_SECOND)) {
 		GstVideoInfo info;
 		gst_video_info_from_caps(&info, gst_sample_get_caps(sample));
@@ -488,9 +488,15 @@ int main(int argc, char **argv)
 			codes.push_back(code);
 			// The frame the encoder was given with this code: the next
 			// encoded offset (in order) whose low bits match.
-			while (next_enc < n_encoded && (obs->encoded[next_enc] & mask) != code)
-				next_enc++;
-			bool found = next_enc < n_encoded;
+			// Only the decoder's start-up may skip frames.
+			if (i == 0)
+				while (next_enc < n_encoded &&
+				       (obs->encoded[next_enc] & mask) != code)
+					next_enc++;
+			bool found = next_enc < n_encoded &&
+				     (obs->encoded[next_enc] & mask) == code;
+			if (i == 0)
+				skipped = next_enc;
 			codes_match = codes_match && found;
 			uint64_t seq = found ? obs->encoded[next_enc++] : code;
 			double p = psnr(pat, &frame, seq);
@@ -506,13 +512,16 @@ int main(int argc, char **argv)
 	gst_element_set_state(dec, GST_STATE_NULL);
 	gst_object_unref(sink);
 	gst_object_unref(dec);
-	// v4l2fwhtdec (1.22) on vicodec outputs every frame but the first: that
-	// one is spent on the decoder's resolution-change sequence, and the
-	// delta frames up to the next key frame decode against the missing
-	// reference (visible as a lower PSNR).
-	check(codes.size() + 1 >= n_encoded && codes.size() <= n_encoded,
-	      fmt("decoded %zu frames of %zu encoded", codes.size(), n_encoded));
-	check(codes_match, "decoded frames carry the sequence codes of the frames encoded, in order");
+	// v4l2fwhtdec (1.22) on vicodec loses the first one to three frames of
+	// a stream in its start-up (resolution change); the delta frames up to
+	// the next key frame then decode against a missing reference (a lower
+	// PSNR). Every frame after the first decoded one must be there.
+	check(skipped <= 3 && codes.size() + skipped == n_encoded,
+	      fmt("decoded %zu frames of %zu encoded, %zu lost in the decoder's start-up",
+		  codes.size(), n_encoded, skipped));
+	check(codes_match && !codes.empty(),
+	      "decoded frames carry the sequence codes of the frames encoded, in order, none "
+	      "missing after the first");
 	double mean = codes.empty() ? 0 : psnr_sum / double(codes.size());
 	printf("# PSNR against the zcam pattern: min %.2f dB, mean %.2f dB over %zu frames\n",
 	       psnr_min, mean, codes.size());
