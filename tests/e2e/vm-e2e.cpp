@@ -465,58 +465,65 @@ int main(int argc, char **argv)
 	}
 	GstElement *sink = gst_bin_get_by_name(GST_BIN(dec), "sink");
 	GstElement *in = gst_bin_get_by_name(GST_BIN(dec), "in");
-	for (size_t i = 0; i < chunks.size(); i++) {
-		GstBuffer *b = gst_buffer_new_memdup(data.data() + chunks[i].first, chunks[i].second);
-		GST_BUFFER_PTS(b) = gst_util_uint64_scale(i, GST_SECOND, 15);
-		gst_app_src_push_buffer(GST_APP_SRC(in), b);
-	}
-	gst_app_src_end_of_stream(GST_APP_SRC(in));
-	gst_object_unref(in);
-	gst_element_set_state(dec, GST_STATE_PLAYING);
 	std::vector<uint64_t> codes;
 	double psnr_min = 1e9, psnr_sum = 0;
 	uint64_t mask = pat.cells() >= 64 ? ~uint64_t(0) : (uint64_t(1) << pat.cells()) - 1;
 	bool codes_match = true;
 	size_t next_enc = 0, skipped = 0;
-	while (GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 300 * GST_SECOND)) {
-		GstVideoInfo info;
-		gst_video_info_from_caps(&info, gst_sample_get_caps(sample));
-		GstVideoFrame frame;
-		if (gst_video_frame_map(&frame, &info, gst_sample_get_buffer(sample), GST_MAP_READ)) {
-			size_t i = codes.size();
-			uint64_t code = read_code(pat, &frame);
-			codes.push_back(code);
-			// The frame the encoder was given with this code: the next
-			// encoded offset (in order) whose low bits match.
-			// Only the decoder's start-up may skip frames.
-			if (i == 0)
-				while (next_enc < n_encoded &&
-				       (obs->encoded[next_enc] & mask) != code)
-					next_enc++;
-			bool found = next_enc < n_encoded &&
-				     (obs->encoded[next_enc] & mask) == code;
-			if (i == 0)
-				skipped = next_enc;
-			codes_match = codes_match && found;
-			uint64_t seq = found ? obs->encoded[next_enc++] : code;
-			double p = psnr(pat, &frame, seq);
-			printf("# decoded frame %zu: code %" G_GUINT64_FORMAT " = encoded offset %"
-			       G_GUINT64_FORMAT "%s, PSNR %.2f dB\n", i, code, seq,
-			       found ? "" : " (NOT FOUND)", p);
-			psnr_min = std::min(psnr_min, p);
-			psnr_sum += p;
-			gst_video_frame_unmap(&frame);
-		}
+	auto handle = [&](GstSample *sample) {
+			GstVideoInfo info;
+			gst_video_info_from_caps(&info, gst_sample_get_caps(sample));
+			GstVideoFrame frame;
+			if (gst_video_frame_map(&frame, &info, gst_sample_get_buffer(sample), GST_MAP_READ)) {
+				size_t i = codes.size();
+				uint64_t code = read_code(pat, &frame);
+				codes.push_back(code);
+				// The frame the encoder was given with this code: the next
+				// encoded offset (in order) whose low bits match.
+				// Only the decoder's start-up may skip frames.
+				if (i == 0)
+					while (next_enc < n_encoded &&
+					       (obs->encoded[next_enc] & mask) != code)
+						next_enc++;
+				bool found = next_enc < n_encoded &&
+					     (obs->encoded[next_enc] & mask) == code;
+				if (i == 0)
+					skipped = next_enc;
+				codes_match = codes_match && found;
+				uint64_t seq = found ? obs->encoded[next_enc++] : code;
+				double p = psnr(pat, &frame, seq);
+				printf("# decoded frame %zu: code %" G_GUINT64_FORMAT " = encoded offset %"
+				       G_GUINT64_FORMAT "%s, PSNR %.2f dB\n", i, code, seq,
+				       found ? "" : " (NOT FOUND)", p);
+				psnr_min = std::min(psnr_min, p);
+				psnr_sum += p;
+				gst_video_frame_unmap(&frame);
+			}
 		gst_sample_unref(sample);
+	};
+	// One frame at a time, each given the time to come out: what the
+	// decoder loses at start-up should not depend on how fast frames came.
+	gst_element_set_state(dec, GST_STATE_PLAYING);
+	const GstClockTime step = (pat.width > 1920 ? 10 : 3) * GST_SECOND;
+	for (size_t i = 0; i < chunks.size(); i++) {
+		GstBuffer *b = gst_buffer_new_memdup(data.data() + chunks[i].first, chunks[i].second);
+		GST_BUFFER_PTS(b) = gst_util_uint64_scale(i, GST_SECOND, 15);
+		gst_app_src_push_buffer(GST_APP_SRC(in), b);
+		if (GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), step))
+			handle(sample);
 	}
+	gst_app_src_end_of_stream(GST_APP_SRC(in));
+	gst_object_unref(in);
+	while (GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 300 * GST_SECOND))
+		handle(sample);
 	gst_element_set_state(dec, GST_STATE_NULL);
 	gst_object_unref(sink);
 	gst_object_unref(dec);
-	// v4l2fwhtdec (1.22) on vicodec loses the first one to three frames of
-	// a stream in its start-up (resolution change); the delta frames up to
-	// the next key frame then decode against a missing reference (a lower
-	// PSNR). Every frame after the first decoded one must be there.
-	check(skipped <= 3 && codes.size() + skipped == n_encoded,
+	// v4l2fwhtdec (1.22) on vicodec does not output the first frame of a
+	// stream (it goes into the decoder's resolution-change sequence); the
+	// delta frames up to the next key frame then decode against a missing
+	// reference (a lower PSNR for XRGB8888). Every frame after it is there.
+	check(skipped <= 1 && codes.size() + skipped == n_encoded,
 	      fmt("decoded %zu frames of %zu encoded, %zu lost in the decoder's start-up",
 		  codes.size(), n_encoded, skipped));
 	check(codes_match && !codes.empty(),
