@@ -365,9 +365,21 @@ set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
     if (m.hdisplay == w && m.vdisplay == h &&
         (!mode || (m.type & DRM_MODE_TYPE_PREFERRED)))
       mode = &m;
+  /* No mode of the frame's size: the smallest one that holds the frame
+   * (e.g. 4096x2160 for 3840x2160); the frame is centred on it. */
+  for (const auto &m : st->out.modes)
+    if (!mode && m.hdisplay >= w && m.vdisplay >= h) {
+      const drmModeModeInfo *best = &m;
+      for (const auto &n : st->out.modes)
+        if (n.hdisplay >= w && n.vdisplay >= h &&
+            guint64 (n.hdisplay) * n.vdisplay <
+            guint64 (best->hdisplay) * best->vdisplay)
+          best = &n;
+      mode = best;
+    }
   if (!mode) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("force-modeset: connector %u has no %ux%u mode.",
+        ("force-modeset: connector %u has no mode of %ux%u or larger.",
             st->out.connector_id, w, h), (NULL));
     return false;
   }
@@ -376,13 +388,14 @@ set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
       mode->clock == st->out.mode.clock)
     return true;
   GstVideoInfo bg;
-  gst_video_info_set_format (&bg, GST_VIDEO_FORMAT_BGRx, w, h);
+  gst_video_info_set_format (&bg, GST_VIDEO_FORMAT_BGRx, mode->hdisplay,
+      mode->vdisplay);
   auto background = std::make_shared<zckms::DumbFb> ();
   int ret = background->create (st->dev->fd (), &bg, DRM_FORMAT_XRGB8888);
   if (ret < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate a framebuffer."), ("dumb buffer %ux%u: %s", w, h,
-            g_strerror (-ret)));
+        ("Could not allocate a framebuffer."), ("dumb buffer %ux%u: %s",
+            mode->hdisplay, mode->vdisplay, g_strerror (-ret)));
     return false;
   }
   memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
@@ -951,8 +964,9 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
    * GstZcKmsSink:force-modeset:
    *
    * Switch the output to the connector's mode of the frame's size, so that
-   * the frame fills the screen on the primary plane. No such mode is a
-   * negotiation error.
+   * the frame fills the screen on the primary plane; when the connector has
+   * no such mode, to the smallest mode that holds the frame, with the frame
+   * centred. No mode large enough is a negotiation error.
    */
   g_properties[PROP_FORCE_MODESET] = g_param_spec_boolean ("force-modeset",
       "Force modeset", "Use the mode of the frame's size", FALSE, rw);
