@@ -20,7 +20,7 @@ fi
 
 usage() {
 	# The comment block after the shebang, without the leading "# ".
-	sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	sed -n '2,/^[^#]/{/^# shellcheck/d;/^#/s/^# \{0,1\}//p}' "$0"
 }
 
 # Settings come from the environment or as NAME=VALUE arguments.
@@ -38,17 +38,4 @@ need() {
 	for e in "$@"; do
 		have "$e" || { echo "$(basename "$0"): GStreamer element '$e' not found" >&2; exit 77; }
 	done
-}
-
-# zcfence in front of a consumer that cannot wait on fences (V4L2): with it,
-# zcamsrc pushes frames early and zcfence waits; without it (older builds)
-# zcamsrc pushes them when they are complete (fence-mode=late).
-fence_wait() {
-	if have zcfence; then
-		src_fence_mode=early
-		fence_elem="zcfence mode=${ZC_FENCE_MODE:-wait} !"
-	else
-		src_fence_mode=late
-		fence_elem=
-	fi
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every script in pipelines/ that says "Verified: in the test VM" (VM
 # suite) with a short frame count and checks what it produced:
-#   - zcamsrc's frame count, zckmssink's shown > 0 and copied = 0 (zc-run
+#   - zcamsrc's frame count, zcfence (mode=wait) pushing every frame,
+#     zckmssink's shown > 0 and copied = 0 (zc-run
 #     prints the stats at EOS),
 #   - encoded files are well-formed FWHT with one frame per captured frame
 #     (tests/common/fwhtinfo.py),
@@ -65,6 +66,11 @@ check_sink() { # OUT
 	[ "${shown:-0}" -gt 0 ] || fail "$(basename "$1"): zckmssink shown=$shown"
 	[ "$copied" = 0 ] || fail "$(basename "$1"): zckmssink copied=$copied, expected 0"
 }
+check_fence() { # OUT EXPECTED_FRAMES: zcfence let every frame through
+	n=$(stat "$1" zcfence0 pushed) mode=$(stat "$1" zcfence0 mode)
+	[ "$n" = "$2" ] || fail "$(basename "$1"): zcfence pushed=$n, expected $2"
+	[ "$mode" = wait ] || fail "$(basename "$1"): zcfence mode=$mode, expected wait"
+}
 check_fwht() { # FILE FRAMES W H
 	python3 "$top/tests/common/fwhtinfo.py" "$1" --frames "$2" --width "$3" --height "$4" ||
 		fail "$(basename "$1") is not $2 FWHT frames of $3x$4"
@@ -81,6 +87,7 @@ after=$(vmaps)
 before=$after
 if run camera-encode-file FRAMES=$frames WIDTH=640 HEIGHT=480 OUT="$tmp/file.fwht"; then
 	check_src "$tmp/camera-encode-file.out" $frames
+	check_fence "$tmp/camera-encode-file.out" $frames
 	check_fwht "$tmp/file.fwht" $frames 640 480
 fi
 after=$(vmaps)
@@ -88,6 +95,7 @@ after=$(vmaps)
 
 if run camera-encode-display FRAMES=$frames OUT="$tmp/tee.fwht"; then
 	check_src "$tmp/camera-encode-display.out" $frames
+	check_fence "$tmp/camera-encode-display.out" $frames
 	check_sink "$tmp/camera-encode-display.out"
 	check_fwht "$tmp/tee.fwht" $frames 640 480
 fi
