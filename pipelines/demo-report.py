@@ -104,10 +104,11 @@ def main():
     ap.add_argument("--width", type=int, required=True)
     ap.add_argument("--height", type=int, required=True)
     ap.add_argument("--frames", type=int, required=True)
+    ap.add_argument("--sync", default="true", help="zckmssink's sync property in the run")
     a = ap.parse_args()
     d = a.dir
     problems = []
-    rep = {"size": f"{a.width}x{a.height}", "format": "BGRx (XRGB8888)",
+    rep = {"size": f"{a.width}x{a.height}", "format": "BGRx (XRGB8888)", "sink_sync": a.sync,
            "frames_requested": a.frames}
 
     stats_path = os.path.join(d, "stats.json")
@@ -207,7 +208,7 @@ def main():
     disp = rep["display_png"]
     lines = [
         "gst-zerocopy demo: zcamsrc ! tee ! {zcfence ! v4l2fwhtenc | zckmssink}",
-        f"  {rep['size']} {rep['format']}, {a.frames} frames requested",
+        f"  {rep['size']} {rep['format']}, {a.frames} frames requested, zckmssink sync={a.sync}",
         f"frames captured (zcamsrc):        {rep['captured']}"
         f"  (the device lost {rep['camera_drops']} more while the pipeline was busy)",
         f"frames encoded (camera.fwht):     {rep['encoded']}"
@@ -219,6 +220,10 @@ def main():
            "frames the sink received)"] if rep["display_unaccounted"] else []),
         f"fence errors:                     zcamsrc {src.get('fence-errors')}, zckmssink "
         f"{sink.get('fence-errors')} (+{sink.get('fence-timeouts')} timeouts)",
+        *[f"zcfence ({k}, mode={v.get('mode')}): {v.get('pushed')} of {v.get('frames')} frames "
+          f"pushed, {v.get('waited')} waited for on the CPU (longest "
+          f"{(v.get('wait-max') or 0) / 1e6:.1f} ms), {v.get('fence-errors')} fence errors, "
+          f"{v.get('fence-timeouts')} timeouts" for k, v in fence.items()],
         f"CPU frame copies:                 {sink.get('copied')} in zckmssink, "
         f"{len(frame_copies)} GST_PERFORMANCE frame-copy lines",
         f"  (v4l2fwhtenc copied its compressed output {bitstream_copies} times: "

@@ -27,6 +27,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -39,6 +42,30 @@
 #include <unistd.h>
 
 namespace {
+
+// A move-only owned fd (sync_file) for the latency records.
+class OwnedFd
+{
+public:
+  explicit OwnedFd (int fd = -1) : fd_ (fd) {}
+  OwnedFd (OwnedFd &&o) noexcept : fd_ (o.fd_) { o.fd_ = -1; }
+  OwnedFd &operator= (OwnedFd &&o) noexcept
+  {
+    std::swap (fd_, o.fd_);
+    return *this;
+  }
+  OwnedFd (const OwnedFd &) = delete;
+  OwnedFd &operator= (const OwnedFd &) = delete;
+  ~OwnedFd ()
+  {
+    if (fd_ >= 0)
+      close (fd_);
+  }
+  int get () const { return fd_; }
+
+private:
+  int fd_;
+};
 
 const char usage_text[] =
     "usage: zc-run [options] PIPELINE-DESCRIPTION...\n"
@@ -123,30 +150,54 @@ write_png (const zctest::DumbBuffer &b, const char *path)
 
 // Capture-to-display latency without help from the sink.
 //
-// zckmssink commits a frame with its acquire fence as IN_FENCE_FD and hands
-// the out-fence of that commit to the frame that was on screen before, as a
-// release fence in its GstZcFenceMeta. So, in the order the sink received
-// them, the frames that got a release fence are the shown ones S1, S2, ...,
-// and the release fence of S(i) signals at the page flip that put S(i+1) on
-// screen. The acquire fence of S(i+1) signalled when zcam completed it. Both
-// timestamps are CLOCK_MONOTONIC (SYNC_IOC_FILE_INFO), so
-//   latency(S(i+1)) = signal(release fence of S(i)) - signal(acquire of S(i+1)).
+// zckmssink commits frames in the order it receives them, each with its
+// acquire fence as IN_FENCE_FD, and gives the out-fence of the commit to
+// the frame that was on screen before, as a release fence in its
+// GstZcFenceMeta. A frame that was never on screen (replaced while waiting,
+// dropped as late, failed fence) gets none. So when two frames the sink
+// received one after the other, A then B, both got a release fence, the
+// commit that took A off the screen is B's, and A's release fence signalled
+// at the page flip that showed B. The acquire fence of B signalled when
+// zcam completed it. Both times are CLOCK_MONOTONIC (SYNC_IOC_FILE_INFO):
+//   latency(B) = signal(release fence of A) - signal(acquire fence of B).
 //
 // To see the release fence, the probe on the sink pad keeps a reference to
-// each buffer until the sink has attached one (checked whenever a newer
-// buffer arrives) or until kWindow newer buffers arrived without one (the
-// sink dropped it). That keeps a buffer out of the source's pool about one
-// frame longer than the sink alone would: give the source a pool large
-// enough (zcamsrc num-buffers-pool).
+// each buffer until the sink has attached one (the fence is then duplicated
+// and the buffer let go at once) or, for frames that are never shown, for
+// at most kHoldMs; a thread checks every few ms. A buffer is thus held at
+// most a few ms longer than the sink holds it, except frames the sink does
+// not show: give the source a few spare buffers (zcamsrc num-buffers-pool).
 class LatencyProbe
 {
 public:
-  static constexpr size_t kWindow = 4;
+  static constexpr gint64 kHoldMs = 300;
 
-  ~LatencyProbe ()
+  LatencyProbe () = default;
+  ~LatencyProbe () { stop (); }
+
+  void start ()
   {
-    for (auto &h : held_)
-      gst_buffer_unref (h.buffer);
+    thread_ = std::thread ([this] {
+      std::unique_lock<std::mutex> lk (lock_);
+      while (!stopping_) {
+        collect_locked (false);
+        cond_.wait_for (lk, std::chrono::milliseconds (5));
+      }
+    });
+  }
+
+  // Lets go of every buffer; called at EOS once the sink is idle.
+  void stop ()
+  {
+    {
+      std::lock_guard<std::mutex> lk (lock_);
+      stopping_ = true;
+      cond_.notify_all ();
+    }
+    if (thread_.joinable ())
+      thread_.join ();
+    std::lock_guard<std::mutex> lk (lock_);
+    collect_locked (true);
   }
 
   void on_buffer (GstBuffer *buf)
@@ -154,106 +205,103 @@ public:
     std::lock_guard<std::mutex> lk (lock_);
     received_++;
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
-    if (!meta) {
-      no_meta_++;
+    if (!meta || stopping_) {
+      no_meta_ += meta ? 0 : 1;
       return;
     }
     Held h;
     h.buffer = gst_buffer_ref (buf);
     h.order = received_;
+    h.since_us = g_get_monotonic_time ();
     int acq = gst_zc_fence_meta_get_acquire_fence (meta);
     h.acquire = acq >= 0 ? gst_zc_fence_dup (acq) : -1;
     held_.push_back (h);
-    collect_locked (false);
   }
 
-  // Called at EOS, once the sink has shown what it will show.
-  void finish ()
-  {
-    std::lock_guard<std::mutex> lk (lock_);
-    collect_locked (true);
-  }
-
-  // Latencies in ns of S2..Sk, in order.
+  // Latencies in ns, in the order the frames arrived.
   std::vector<gint64> latencies () const
   {
     std::vector<gint64> out;
     for (size_t i = 1; i < shown_.size (); i++) {
-      const Shown &prev = shown_[i - 1], &cur = shown_[i];
-      if (prev.released_ns && cur.captured_ns && prev.released_ns >= cur.captured_ns)
-        out.push_back (gint64 (prev.released_ns - cur.captured_ns));
+      const Shown &a = shown_[i - 1], &b = shown_[i];
+      if (b.order != a.order + 1)
+        continue;
+      guint64 flip = signal_time (a.release), cap = signal_time (b.acquire);
+      if (flip && cap && flip >= cap)
+        out.push_back (gint64 (flip - cap));
     }
     return out;
   }
 
   guint64 received () const { return received_; }
   guint64 no_meta () const { return no_meta_; }
-  size_t shown () const { return shown_.size (); }
 
 private:
   struct Held
   {
     GstBuffer *buffer = nullptr;
     guint64 order = 0;
+    gint64 since_us = 0;
     int acquire = -1;
   };
+  // A frame that was on screen: its fences, kept until the end.
   struct Shown
   {
     guint64 order;
-    guint64 captured_ns;
-    guint64 released_ns;
+    OwnedFd acquire;
+    OwnedFd release;
   };
 
-  static guint64 signal_time (int fd)
+  static guint64 signal_time (const OwnedFd &fd)
   {
     GstZcFenceInfo info;
-    if (fd < 0 || !gst_zc_fence_get_status (fd, &info) || info.status != 1)
+    if (fd.get () < 0 || !gst_zc_fence_get_status (fd.get (), &info) || info.status != 1)
       return 0;
     return info.timestamp_ns;
   }
 
-  // Lets go of the buffers whose fate is known; all of them when @all.
+  // Lets go of the buffers whose fate is known (or held too long); all of
+  // them when @all.
   void collect_locked (bool all)
   {
-    while (!held_.empty ()) {
-      Held &h = held_.front ();
-      GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (h.buffer);
+    gint64 now = g_get_monotonic_time ();
+    for (auto it = held_.begin (); it != held_.end ();) {
+      GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (it->buffer);
       guint n = gst_zc_fence_meta_get_n_release_fences (meta);
-      if (n > 0) {
-        // The sink's fence is the one a display flip signals; with a
-        // consumer adding its own as well, the latest signal counts.
-        guint64 rel = 0;
-        for (guint i = 0; i < n; i++)
-          rel = std::max (rel, signal_time (
-                  gst_zc_fence_meta_get_release_fence (meta, i)));
-        if (rel == 0 && !all)
-          break;              /* the flip away from it has not happened yet */
-        shown_.push_back ({ h.order, signal_time (h.acquire), rel });
-      } else if (!all && received_ - h.order < kWindow) {
-        break;
+      if (n == 0 && !all && now - it->since_us < kHoldMs * 1000) {
+        ++it;
+        continue;
       }
-      // No release fence within the window: the sink dropped it (or, at
-      // EOS, it is the frame left on screen, which has no flip time yet).
-      if (h.acquire >= 0)
-        close (h.acquire);
-      gst_buffer_unref (h.buffer);
-      held_.pop_front ();
+      if (n > 0) {
+        // The display's out-fence; with more than one consumer adding
+        // fences, the merge signals with the last of them.
+        int rel = gst_zc_fence_dup (gst_zc_fence_meta_get_release_fence (meta, 0));
+        for (guint i = 1; i < n && rel >= 0; i++) {
+          int m = gst_zc_fence_merge ("zc-run", rel,
+              gst_zc_fence_meta_get_release_fence (meta, i));
+          close (rel);
+          rel = m;
+        }
+        shown_.push_back ({ it->order, OwnedFd (it->acquire), OwnedFd (rel) });
+      } else if (it->acquire >= 0) {
+        close (it->acquire);
+      }
+      gst_buffer_unref (it->buffer);
+      it = held_.erase (it);
     }
+    std::sort (shown_.begin (), shown_.end (),
+        [](const Shown &a, const Shown &b) { return a.order < b.order; });
   }
 
   std::mutex lock_;
+  std::condition_variable cond_;
+  std::thread thread_;
+  bool stopping_ = false;
   std::deque<Held> held_;
   std::vector<Shown> shown_;
   guint64 received_ = 0;
   guint64 no_meta_ = 0;
 };
-
-GstPadProbeReturn
-count_probe_cb (GstPad *, GstPadProbeInfo *, gpointer user_data)
-{
-  g_atomic_int_inc (static_cast<gint *> (user_data));
-  return GST_PAD_PROBE_OK;
-}
 
 GstPadProbeReturn
 latency_probe_cb (GstPad *, GstPadProbeInfo *info, gpointer user_data)
@@ -271,6 +319,14 @@ percentile (std::vector<gint64> v, double p)
   size_t i = size_t (p / 100.0 * double (v.size () - 1) + 0.5);
   return double (v[std::min (i, v.size () - 1)]) / 1e6;
 }
+
+GstPadProbeReturn
+count_probe_cb (GstPad *, GstPadProbeInfo *, gpointer user_data)
+{
+  g_atomic_int_inc (static_cast<gint *> (user_data));
+  return GST_PAD_PROBE_OK;
+}
+
 
 // ---- stats ---------------------------------------------------------------
 
@@ -547,8 +603,10 @@ main (int argc, char **argv)
   if (sink) {
     GstPad *pad = gst_element_get_static_pad (sink, "sink");
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_probe_cb, &sink_buffers, nullptr);
-    if (opt.latency)
+    if (opt.latency) {
       gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, latency_probe_cb, &probe, nullptr);
+      probe.start ();
+    }
     gst_object_unref (pad);
   }
 
@@ -631,7 +689,7 @@ main (int argc, char **argv)
   json += "}";
 
   if (opt.latency) {
-    probe.finish ();
+    probe.stop ();
     std::vector<gint64> lat = probe.latencies ();
     char buf[512];
     if (lat.empty ()) {
