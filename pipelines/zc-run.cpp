@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace {
@@ -589,7 +590,18 @@ main (int argc, char **argv)
       fprintf (stderr, "zc-run: --png opens the card itself: use driver-name, not fd/device\n");
       return 2;
     }
-    drm = zctest::DrmDevice::open_driver (driver ? driver : "");
+    if (driver && *driver) {
+      drm = zctest::DrmDevice::open_driver (driver);
+    } else {
+      // Like the sink: the first card with a connected display.
+      for (int n = 0; n < 16 && !drm.valid (); n++) {
+        std::string node = "/dev/dri/card" + std::to_string (n);
+        zctest::DrmDevice d (open (node.c_str (), O_RDWR | O_CLOEXEC));
+        zctest::Output o;
+        if (d.valid () && zctest::find_output (d.fd (), o) == 0)
+          drm = std::move (d);
+      }
+    }
     if (!drm.valid ()) {
       fprintf (stderr, "zc-run: no DRM card%s%s\n", driver ? " of driver " : "",
           driver ? driver : "");
