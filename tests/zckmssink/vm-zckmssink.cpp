@@ -898,6 +898,8 @@ static void perf_log(GstDebugCategory *cat, GstDebugLevel level, const gchar *, 
 // later copies at LOG); the zero-copy path logs nothing there.
 GST_START_TEST(test_performance_log)
 {
+	// This forked child only: keep the LOG lines out of the test's stderr.
+	gst_debug_remove_log_function(gst_debug_log_default);
 	gst_debug_set_active(TRUE);
 	gst_debug_set_threshold_for_name("GST_PERFORMANCE", GST_LEVEL_LOG);
 	PerfLog copy_log, zc_log;
