@@ -116,7 +116,11 @@ int show_and_capture(int fd, const Output &out, const DumbBuffer &fb, DumbBuffer
 // vblank after it, from the CRTC state current then: a non-blocking commit
 // that lands in between (another client's page flip, which the flip event
 // no longer holds back) replaces that state and the writeback job is lost;
-// its fence never signals and capture() returns -ETIMEDOUT. Capture when
+// its fence never signals and capture() returns -ETIMEDOUT. The lost job
+// stays queued ahead of later ones, so every later capture of that boot
+// times out too (measured on 6.1: three captures each followed at once by
+// a non-blocking page flip all timed out, and so did two plain captures
+// after them, while three plain captures before them had passed). Capture when
 // the display client is idle (e.g. zckmssink after EOS, or after its
 // "shown" counter covered every frame pushed).
 int capture(int fd, const Output &out, DumbBuffer &wb, int timeout_ms = 5000);
