@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <utility>
@@ -531,6 +532,89 @@ GST_START_TEST(test_fence_delayed)
 }
 GST_END_TEST;
 
+// EOS pushed from its own thread; records what the sink showed when the
+// push of EOS returned.
+struct EosPush {
+	GstHarness *h;
+	std::atomic<bool> returned{ false };
+	guint64 shown_at_return = 0;
+	std::thread thread;
+
+	explicit EosPush(GstHarness *harness) : h(harness)
+	{
+		thread = std::thread([this] {
+			gst_harness_push_event(h, gst_event_new_eos());
+			shown_at_return = sink_stat(h, "shown");
+			returned = true;
+		});
+	}
+	void join() { thread.join(); }
+};
+
+// The harness with frame A on screen and frame B waiting for a vgem fence
+// that only the test signals.
+static GstHarness *sink_with_pending_frame(DrmDevice &vgem, DumbBuffer &fa, DumbBuffer &fb,
+					   uint32_t *fence_id)
+{
+	const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
+	fail_unless_equals_int(DumbBuffer::create(env->src.fd(), W, H, fa), 0);
+	fail_unless_equals_int(DumbBuffer::create(env->src.fd(), W, H, fb), 0);
+	fill(fa, 15);
+	fill(fb, 16);
+	GstHarness *h = make_sink(W, H);
+	g_object_set(h->element, "fence-timeout", 30 * GST_SECOND, nullptr);
+	fail_unless_equals_int(gst_harness_push(h, dmabuf_buffer(fa)), GST_FLOW_OK);
+	fail_unless(wait_stat(h, "shown", 1));
+	GstBuffer *buf = dmabuf_buffer(fb);
+	GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta(buf);
+	fail_unless(gst_zc_fence_meta_add_acquire_fence(meta, vgem_pending_fence(vgem, fence_id)));
+	fail_unless_equals_int(gst_harness_push(h, buf), GST_FLOW_OK);
+	return h;
+}
+
+// EOS goes on only once the last frame is on screen.
+GST_START_TEST(test_eos_after_last_flip)
+{
+	DrmDevice vgem = DrmDevice::open_driver("vgem");
+	fail_unless(vgem.valid());
+	DumbBuffer fa, fb;
+	uint32_t fence_id = 0;
+	GstHarness *h = sink_with_pending_frame(vgem, fa, fb, &fence_id);
+	EosPush eos(h);
+	wait_vblanks(3);
+	fail_if(eos.returned.load(), "EOS passed while the last frame waited for its fence");
+	vgem_fence_signal sig{ fence_id, 0 };
+	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
+	eos.join();
+	fail_unless_equals_uint64(eos.shown_at_return, 2);
+	check_capture(&fb, 16, 0, 0);
+	gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+// A state change ends the EOS wait at once (basesink's unlock), without the
+// pending frame's fence.
+GST_START_TEST(test_eos_wait_unlocked)
+{
+	DrmDevice vgem = DrmDevice::open_driver("vgem");
+	fail_unless(vgem.valid());
+	DumbBuffer fa, fb;
+	uint32_t fence_id = 0;
+	GstHarness *h = sink_with_pending_frame(vgem, fa, fb, &fence_id);
+	EosPush eos(h);
+	wait_vblanks(1);
+	gst_element_set_state(h->element, GST_STATE_READY);
+	eos.join();
+	// The wait ended on the state change, not on the fence: the frame was
+	// not shown and the fence is still pending (vgem refuses to signal a
+	// fence its 10 s timer signalled already).
+	fail_unless_equals_uint64(eos.shown_at_return, 1);
+	vgem_fence_signal sig{ fence_id, 0 };
+	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
+	gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 // vivid captures straight into the sink's dumb buffers (dmabuf-import).
 GST_START_TEST(test_vivid_import)
 {
@@ -1014,6 +1098,8 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_release_fence);
 	tcase_add_test(tc, test_fence_timeout);
 	tcase_add_test(tc, test_fence_delayed);
+	tcase_add_test(tc, test_eos_after_last_flip);
+	tcase_add_test(tc, test_eos_wait_unlocked);
 	tcase_add_test(tc, test_teardown_releases_all);
 	tcase_add_test(tc, test_proposed_pool);
 	tcase_add_test(tc, test_fence_error_zcam);
