@@ -10,7 +10,9 @@
  * screen before. Commits are non-blocking and paced by page-flip events on
  * a display thread; a frame that arrives while one is still waiting for
  * the display replaces it (counted as dropped). Other input is copied into
- * the sink's own dumb buffers (counted as copied).
+ * the sink's own dumb buffers (counted as copied). A render-rectangle of
+ * another size than the frame scales it on a plane that can; EOS is posted
+ * once the last frame is on screen.
  *
  * ## Example launch line
  * |[
