@@ -312,12 +312,26 @@ GST_START_TEST (test_auto)
 }
 GST_END_TEST;
 
+static void
+setup (void)
+{
+  vgem_alloc = zc_test_vgem_allocator ();
+}
+
+static void
+teardown (void)
+{
+  gst_object_unref (vgem_alloc);
+  vgem_alloc = NULL;
+}
+
 static Suite *
 zcfence_suite (void)
 {
   Suite *s = suite_create ("zcfence");
   TCase *tc = tcase_create ("vm");
   tcase_set_timeout (tc, 240);
+  tcase_add_checked_fixture (tc, setup, teardown);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_wait_order);
   tcase_add_test (tc, test_wait_timeout);
@@ -334,8 +348,5 @@ main (int argc, char **argv)
 {
   gst_check_init (&argc, &argv);
   zc_test_require_vm ();
-  vgem_alloc = zc_test_vgem_allocator ();
-  int ret = gst_check_run_suite (zcfence_suite (), "zcfence", __FILE__);
-  gst_object_unref (vgem_alloc);
-  return ret;
+  return gst_check_run_suite (zcfence_suite (), "zcfence", __FILE__);
 }
