@@ -27,12 +27,13 @@ FORMATS = ["BGRx", "NV12"]
 # under TCG (about 1 s per 4K frame), so big frames get short windows.
 WINDOW = {(640, 480): (8, 60), (1920, 1080): (4, 20), (3840, 2160): (3, 10)}
 QUICK_WINDOW = {(640, 480): (4, 12)}
-TAIL = 3          # frames after the window so it closes in steady state
+TAIL = 30         # zcbench stops at the window's end; the source never gets there
 ZCAM_FPS = 30     # capture rate for the CPU runs
 ZCAM_MAX_FPS = 240
 # vivid's webcam input: the highest rate it offers per size (fps)
 VIVID_MAX_FPS = {(640, 480): 25, (1920, 1080): 5, (3840, 2160): 2}
 PATHS = ["zero-copy", "sysmem-copy", "vivid-default"]
+REPEATS = 2
 
 
 def frame_bytes(fmt, w, h):
@@ -138,8 +139,10 @@ class Bench:
 
     # -- measurements ---------------------------------------------------
     def copies(self, r, path, fmt, w, h):
-        """Bytes the CPU copied per frame, by stage, from the counters."""
-        n = r.get("window_frames") or 1
+        """Bytes the CPU copied per frame, by stage, from the counters: per
+        frame that left the source in the window (the encoder's end of the
+        pipeline, where the window is counted, lags by the frames in flight)."""
+        n = r.get("src_frames") or r.get("window_frames") or 1
         fb = frame_bytes(fmt, w, h)
         out = {"copy_stage": r.get("copy_stage_bytes", 0) / n}
         q = r.get("encoder_output_qbuf", {})
@@ -184,18 +187,20 @@ class Bench:
         return rec
 
     def strace_case(self, path, fmt, w, h):
-        """Syscalls per frame: strace -c -f over two runs that differ by D frames."""
-        warm, frames = 6, 10
+        """Syscalls per frame: strace -c -f over two runs whose windows differ
+        by D frames (zcbench stops at the window's end, so start-up and
+        teardown cancel out)."""
+        warm, frames = 6, 4
         extra_frames = 20 if not self.quick else 10
         counts = []
-        for n in (warm + frames + TAIL, warm + frames + TAIL + extra_frames):
-            f = os.path.join(self.outdir, "strace-%s-%s-%d.txt" % (path, fmt, n))
-            launch = self.pipeline(path, fmt, w, h, n)
+        for n in (frames, frames + extra_frames):
+            f = os.path.join(self.outdir, "strace-%s-%s-%dx%d-%d.txt" % (path, fmt, w, h, n))
+            launch = self.pipeline(path, fmt, w, h, warm + n + TAIL)
             # no encoder timing: it would add clock_gettime calls
             e = self.extra(path, fmt)
             i = e.index("--encoder-dev")
             del e[i:i + 2]
-            r = self.zcbench_run(launch, warm, frames, e,
+            r = self.zcbench_run(launch, warm, n, e,
                                  wrap=["strace", "-f", "-c", "-o", f])
             if not r.get("ok"):
                 return {"path": path, "format": fmt, "width": w, "height": h,
@@ -240,10 +245,23 @@ class Bench:
         paths = ["zero-copy", "sysmem-copy"] if self.quick else PATHS
         for fmt in formats:
             for (w, h) in sizes:
-                for path in paths:
-                    rec = self.cpu_case(path, fmt, w, h)
-                    res["cpu"].append(rec)
-                    self.say("cpu %-13s %s %dx%d: %s" % (path, fmt, w, h, summary(rec)))
+                # Other work on the host slows the guest's vCPUs, and a TCG
+                # guest counts that as CPU time: the paths are interleaved
+                # and each keeps its least disturbed (cheapest) round.
+                best = {}
+                for rnd in range(1 if self.quick else REPEATS):
+                    for path in paths:
+                        rec = self.cpu_case(path, fmt, w, h)
+                        self.say("cpu %-13s %s %dx%d round %d: %s" % (
+                            path, fmt, w, h, rnd + 1, summary(rec)))
+                        old = best.get(path)
+                        rounds = (old or {}).get("rounds_total_ms", []) + \
+                            ([round(rec["total_ms"], 2)] if rec.get("frames") else [])
+                        if old is None or (rec.get("frames") and (
+                                not old.get("frames") or rec["total_ms"] < old["total_ms"])):
+                            best[path] = rec
+                        best[path]["rounds_total_ms"] = rounds
+                res["cpu"].extend(best[p] for p in paths)
         res["ratios"] = ratios(res["cpu"])
 
         strace_sizes = [(640, 480)] if self.quick else [(640, 480), (3840, 2160)]
@@ -587,9 +605,9 @@ def plot(res, path):
                 c.line(ax, ay, bx, by, col)
         for x, y in xy:
             c.rect(x - 4, y - 4, x + 4, y + 4, col)
-        ly = 70 + k * 22
-        c.line(x0 + 20, ly + 7, x0 + 60, ly + 7, col)
-        c.text(x0 + 70, ly, name + (" (DASHED)" if dash else ""), col)
+        ly = 300 + k * 22
+        c.line(x0 + 390, ly + 7, x0 + 430, ly + 7, col)
+        c.text(x0 + 440, ly, name + (" (DASHED)" if dash else ""), col)
     c.png(path)
 
 

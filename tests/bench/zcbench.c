@@ -6,8 +6,8 @@
  *
  * Frames are counted on the sink pad of the element named by --count
  * (default "out"). The window starts when --warm frames have passed there and
- * ends --frames frames later; the source should produce a few more than
- * warm + frames so that the window closes in steady state. At both ends the
+ * ends --frames frames later, and the pipeline is stopped then (the source
+ * should be able to produce more than warm + frames). At both ends the
  * process's getrusage(RUSAGE_SELF), the monotonic clock, the ioctl counters
  * and the kernel's debugfs counters are sampled; the JSON printed on stdout
  * holds the differences.
@@ -371,11 +371,22 @@ static GString *inspect_json;
 static GMutex inspect_lock;
 
 static guint64 pushed_total, pushed_pending, pushed_no_fence;
+static guint64 src_frames;      /* buffers leaving --src inside the window */
+
+static GstPadProbeReturn
+src_count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  (void) pad;
+  (void) info;
+  (void) user;
+  if (__atomic_load_n (&counting, __ATOMIC_RELAXED))
+    __atomic_add_fetch (&src_frames, 1, __ATOMIC_RELAXED);
+  return GST_PAD_PROBE_OK;
+}
 
 static GstPadProbeReturn
 count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user)
 {
-  (void) pad;
   (void) info;
   (void) user;
   guint n = __atomic_add_fetch (&frames_seen, 1, __ATOMIC_RELAXED);
@@ -387,6 +398,14 @@ count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user)
     __atomic_store_n (&counting, 0, __ATOMIC_RELEASE);
     take_sample (&s1);
     have_s1 = TRUE;
+    /* Stop right after the window: no drain, so the tail of the stream
+     * (source finished, encoder emptying its queues) never counts. */
+    GstElement *el = gst_pad_get_parent_element (pad);
+    if (el) {
+      gst_element_post_message (el, gst_message_new_application (GST_OBJECT
+              (el), gst_structure_new_empty ("zcbench-window-done")));
+      gst_object_unref (el);
+    }
   }
   return GST_PAD_PROBE_OK;
 }
@@ -489,6 +508,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer user)
   (void) user;
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_EOS:
+    case GST_MESSAGE_APPLICATION:
       g_main_loop_quit (loop);
       break;
     case GST_MESSAGE_ERROR:{
@@ -740,6 +760,14 @@ main (int argc, char **argv)
     gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, copy_probe, NULL, NULL);
     gst_object_unref (p);
   }
+  if (opt_src) {
+    GstPad *p = element_pad (opt_src, "src");
+    if (p) {
+      gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, src_count_probe, NULL,
+          NULL);
+      gst_object_unref (p);
+    }
+  }
   if (opt_latency && opt_src) {
     GstPad *p = element_pad (opt_src, "src");
     if (p) {
@@ -788,13 +816,14 @@ main (int argc, char **argv)
     double wall = (s1.mono - s0.mono) / 1e9;
     g_string_append_printf (out, ", \"window_frames\": %u, \"wall_s\": %.6f, "
         "\"user_s\": %.6f, \"sys_s\": %.6f, \"encoder_ioctl_s\": %.6f, "
-        "\"fps\": %.3f, \"copy_stage_bytes\": %" G_GUINT64_FORMAT
+        "\"fps\": %.3f, \"src_frames\": %" G_GUINT64_FORMAT
+        ", \"copy_stage_bytes\": %" G_GUINT64_FORMAT
         ", \"encoder_output_qbuf\": {\"mmap\": %" G_GUINT64_FORMAT
         ", \"dmabuf\": %" G_GUINT64_FORMAT "}"
         ", \"voluntary_cs\": %ld, \"involuntary_cs\": %ld, \"minor_faults\": %ld"
         ", \"framebuffers\": [%d, %d], \"dmabufs\": [%d, %d]",
         n, wall, user, sys, (s1.enc_ns - s0.enc_ns) / 1e9, n / wall,
-        s1.copied_bytes - s0.copied_bytes, enc_out_mmap_q, enc_out_dmabuf_q,
+        src_frames, s1.copied_bytes - s0.copied_bytes, enc_out_mmap_q, enc_out_dmabuf_q,
         s1.ru.ru_nvcsw - s0.ru.ru_nvcsw, s1.ru.ru_nivcsw - s0.ru.ru_nivcsw,
         s1.ru.ru_minflt - s0.ru.ru_minflt, s0.fbs, s1.fbs, s0.dmabufs,
         s1.dmabufs);
