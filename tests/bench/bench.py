@@ -397,6 +397,11 @@ def machine():
 # ---------------------------------------------------------------------------
 # report: tables and a PNG written with zlib
 
+def short_error(e):
+    """The first sentence of a GStreamer error, without its debug details."""
+    return (e or "?").split(" (")[0][:50]
+
+
 def fmt_ms(v):
     return "-" if v is None else ("%.1f" % v if v < 100 else "%.0f" % v)
 
@@ -422,7 +427,7 @@ def report_text(res):
         size = "%dx%d" % (r["width"], r["height"])
         if not r.get("frames"):
             rows.append([r["path"], r["format"], size] + ["-"] * 6 +
-                        ["FAILED: " + (r.get("error") or "?")[:60]])
+                        ["FAILED: " + short_error(r.get("error"))])
             continue
         rows.append([r["path"], r["format"], size, fmt_ms(r["pipeline_ms"]), fmt_ms(r["user_ms"]),
                      fmt_ms(r["sys_ms"]), fmt_ms(r["encoder_ms"]),
@@ -487,7 +492,7 @@ def report_text(res):
     for r in res["throughput"]:
         rows.append([r["case"], r["format"], "%dx%d" % (r["width"], r["height"]),
                      "%.1f" % r["fps"] if r.get("ok") and r.get("fps") else
-                     "FAILED: " + (r.get("error") or "?")[:60]])
+                     "FAILED: " + short_error(r.get("error"))])
     out.append(table(rows, ["pipeline", "fmt", "size", "fps"]))
     return "\n".join(out)
 

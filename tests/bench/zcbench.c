@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -168,6 +169,8 @@ mono_ns (void)
 }
 
 static void note_commit (int fd, struct drm_mode_atomic *a);
+static unsigned long trace_req;
+static int trace_left = 3;
 
 int
 ioctl (int fd, unsigned long req, ...)
@@ -179,8 +182,17 @@ ioctl (int fd, unsigned long req, ...)
   if (!real_ioctl)
     real_ioctl = dlsym (RTLD_NEXT, "ioctl");
 
-  if (__atomic_load_n (&counting, __ATOMIC_RELAXED))
+  if (__atomic_load_n (&counting, __ATOMIC_RELAXED)) {
     count_req (req);
+    if (trace_req && req == trace_req && trace_left > 0) {
+      /* ZCBENCH_BACKTRACE=0xREQ: who issues this ioctl in steady state */
+      void *frames[32];
+      int n = backtrace (frames, 32);
+      trace_left--;
+      fprintf (stderr, "zcbench: ioctl 0x%lx from:\n", req);
+      backtrace_symbols_fd (frames, n, 2);
+    }
+  }
   if (latency_on && req == DRM_IOCTL_MODE_ATOMIC && arg)
     note_commit (fd, arg);
 
@@ -773,6 +785,8 @@ main (int argc, char **argv)
   };
   if (!real_ioctl)
     real_ioctl = dlsym (RTLD_NEXT, "ioctl");
+  if (g_getenv ("ZCBENCH_BACKTRACE"))
+    trace_req = strtoul (g_getenv ("ZCBENCH_BACKTRACE"), NULL, 0);
   GError *err = NULL;
   GOptionContext *ctx = g_option_context_new ("LAUNCH-LINE");
   g_option_context_add_main_entries (ctx, entries, NULL);
