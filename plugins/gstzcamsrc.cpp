@@ -24,6 +24,7 @@
 #include "gstzcamsrc.h"
 
 #include "gstzcamsrcpool.h"
+#include "zcamsrc-layout.h"
 #include "zcamdevice.h"
 
 #include <gst/allocators/allocators.h>
@@ -123,6 +124,7 @@ struct State
   GstBufferPool *pool = nullptr;
   GstVideoInfo info;             /* with the kernel's strides and offsets */
   GstVideoInfo plain_info;       /* default layout, for copies */
+  struct zcam_format format = {};  /* as the kernel set it */
   bool negotiated = false;
   bool dmabuf_caps = false;
   bool copy = false;
@@ -647,24 +649,8 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
   }
 
   st->plain_info = info;
-  for (guint i = 0; i < std::min<guint> (fmt.num_planes, GST_VIDEO_MAX_PLANES);
-      i++) {
-    GST_VIDEO_INFO_PLANE_STRIDE (&info, i) = fmt.pitches[i];
-    GST_VIDEO_INFO_PLANE_OFFSET (&info, i) = fmt.offsets[i];
-  }
-  /* The buffer's size is where the image ends, not the page-rounded
-   * dma-buf size (that stays the memory's maxsize): V4L2 importers such as
-   * vicodec on 6.1 reject a bytesused larger than their sizeimage. */
-  gsize end = 0;
-  for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (&info); i++) {
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
-    gst_video_format_info_component (info.finfo, i, comp);
-    end = std::max<gsize> (end, GST_VIDEO_INFO_PLANE_OFFSET (&info, i) +
-        gsize (GST_VIDEO_INFO_PLANE_STRIDE (&info, i)) *
-        GST_VIDEO_INFO_COMP_HEIGHT (&info, comp[0]));
-  }
-  info.size = std::min<gsize> (end, fmt.size);
-  st->info = info;
+  st->info = zcamsrc::layout_info (&st->plain_info, fmt);
+  st->format = fmt;
   st->fps_n = GST_VIDEO_INFO_FPS_N (&info);
   st->fps_d = GST_VIDEO_INFO_FPS_D (&info);
   st->period = gst_util_uint64_scale_int (GST_SECOND, st->fps_d, st->fps_n);
@@ -685,6 +671,67 @@ same_layout (const GstVideoInfo *a, const GstVideoInfo *b)
   for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (a); i++)
     if (a->stride[i] != b->stride[i] || a->offset[i] != b->offset[i])
       return false;
+  return true;
+}
+
+/* Re-sets the format with the strictest alignment downstream asks for (see
+ * zcamsrc-layout.cpp): the smallest height padding whose frame is as large
+ * as the largest buffer a consumer expects. Only before buffers exist. */
+static bool
+adapt_layout (GstZcamSrc *self, GstQuery *query)
+{
+  State *st = self->state;
+  zcamsrc::LayoutNeeds needs = zcamsrc::layout_needs (query, &st->plain_info);
+  GST_DEBUG_OBJECT (self, "downstream needs: pitch alignment %u, height "
+      "alignment %u, %" G_GUINT64_FORMAT " bytes per frame", needs.pitch_align,
+      needs.height_align, needs.min_size);
+  struct zcam_format fmt = st->format;
+  guint height_align = std::max (needs.height_align, 1u);
+  GstVideoInfo info;
+  for (;;) {
+    fmt = st->format;
+    fmt.flags = ZCAM_FMT_TRY;
+    fmt.pitch_align = needs.pitch_align;
+    fmt.height_align = height_align;
+    int ret = st->dev.set_format (fmt);
+    if (ret < 0) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Device %s cannot lay out frames as downstream asks.",
+              st->device_path.c_str ()),
+          ("pitch alignment %u, height alignment %u: %s", needs.pitch_align,
+              height_align, g_strerror (-ret)));
+      return false;
+    }
+    info = zcamsrc::layout_info (&st->plain_info, fmt);
+    if (GST_VIDEO_INFO_SIZE (&info) >= needs.min_size || height_align >= 64)
+      break;
+    height_align *= 2;
+  }
+  if (GST_VIDEO_INFO_SIZE (&info) < needs.min_size)
+    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "downstream expects %"
+        G_GUINT64_FORMAT " bytes per frame, more than the %" G_GSIZE_FORMAT
+        " of any layout zcam offers: a consumer may copy", needs.min_size,
+        GST_VIDEO_INFO_SIZE (&info));
+  if (fmt.pitches[0] == st->format.pitches[0] &&
+      fmt.offsets[1] == st->format.offsets[1] &&
+      GST_VIDEO_INFO_SIZE (&info) == GST_VIDEO_INFO_SIZE (&st->info))
+    return true;
+
+  fmt.flags = 0;
+  int ret = st->dev.set_format (fmt);
+  if (ret < 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Device %s cannot lay out frames as downstream asks.",
+            st->device_path.c_str ()), ("S_FMT: %s", g_strerror (-ret)));
+    return false;
+  }
+  GST_INFO_OBJECT (self, "layout for downstream (pitch alignment %u, "
+      "frame size %" G_GUINT64_FORMAT "): pitch %u, height alignment %u, "
+      "chroma offset %u, frame %" G_GSIZE_FORMAT " bytes", needs.pitch_align,
+      needs.min_size, fmt.pitches[0], fmt.height_align, fmt.offsets[1],
+      GST_VIDEO_INFO_SIZE (&info));
+  st->format = fmt;
+  st->info = info;
   return true;
 }
 
@@ -709,6 +756,9 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
     count = std::min (count, max);
   count = std::clamp<guint> (count, 2, std::max (2u,
           st->dev.caps ().max_buffers));
+
+  if (st->slots.empty () && !adapt_layout (self, query))
+    return FALSE;
 
   bool video_meta = gst_query_find_allocation_meta (query,
       GST_VIDEO_META_API_TYPE, NULL);

@@ -10,7 +10,9 @@
  * screen before. Commits are non-blocking and paced by page-flip events on
  * a display thread; a frame that arrives while one is still waiting for
  * the display replaces it (counted as dropped). Other input is copied into
- * the sink's own dumb buffers (counted as copied).
+ * the sink's own dumb buffers (counted as copied). A render-rectangle of
+ * another size than the frame scales it on a plane that can; EOS is posted
+ * once the last frame is on screen.
  *
  * ## Example launch line
  * |[
@@ -24,6 +26,7 @@
 #include <gst/zerocopy/zerocopy.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -219,6 +222,7 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
     st->stats = Stats ();
     st->stopping = false;
     st->failed = false;
+    st->unlocked = false;
     st->modeset = true;
     st->last_overlay = 0;
   }
@@ -306,7 +310,8 @@ gst_zc_kms_sink_get_caps (GstBaseSink *bsink, GstCaps *filter)
   return caps;
 }
 
-/* Clips @dst to the screen and crops @src the same way (no scaling). */
+/* Clips @dst to the screen and crops @src in proportion (@src may be
+ * scaled to @dst). */
 static bool
 clip_to_screen (Rect &src, Rect &dst, unsigned sw, unsigned sh)
 {
@@ -315,18 +320,24 @@ clip_to_screen (Rect &src, Rect &dst, unsigned sw, unsigned sh)
   int y1 = MIN (dst.y + int (dst.h), int (sh));
   if (x1 <= x0 || y1 <= y0)
     return false;
-  src.x += x0 - dst.x;
-  src.y += y0 - dst.y;
-  src.w = dst.w = x1 - x0;
-  src.h = dst.h = y1 - y0;
-  dst.x = x0;
-  dst.y = y0;
+  /* Source pixels per screen pixel is src.w / dst.w (1 unscaled). */
+  auto map = [](int d, unsigned s_len, unsigned d_len) {
+    return int ((int64_t (d) * s_len + d_len / 2) / d_len);
+  };
+  Rect s = src;
+  s.x = src.x + map (x0 - dst.x, src.w, dst.w);
+  s.y = src.y + map (y0 - dst.y, src.h, dst.h);
+  s.w = MAX (1, map (x1 - dst.x, src.w, dst.w) - (s.x - src.x));
+  s.h = MAX (1, map (y1 - dst.y, src.h, dst.h) - (s.y - src.y));
+  src = s;
+  dst = Rect { x0, y0, unsigned (x1 - x0), unsigned (y1 - y0) };
   return true;
 }
 
-/* Tries the placement on @plane with a TEST_ONLY commit. */
+/* Tries @src of @fb_id at @dst on @plane with a TEST_ONLY commit. */
 static int
-test_placement (State *st, const zckms::PlaneInfo &plane, uint32_t fb_id)
+test_placement (State *st, const zckms::PlaneInfo &plane, uint32_t fb_id,
+    const Rect &src, const Rect &dst)
 {
   const zckms::Output &out = st->out;
   int fd = st->dev->fd ();
@@ -337,7 +348,7 @@ test_placement (State *st, const zckms::PlaneInfo &plane, uint32_t fb_id)
   req.add (out.crtc_id, out.crtc_mode_id_prop, blob);
   req.add (out.crtc_id, out.crtc_active_prop, 1);
   req.add (out.connector_id, out.conn_crtc_id_prop, out.crtc_id);
-  zckms::add_plane (req, plane, out.crtc_id, fb_id, st->src, st->dst);
+  zckms::add_plane (req, plane, out.crtc_id, fb_id, src, dst);
   const zckms::PlaneInfo *primary = out.primary ();
   if (&plane != primary) {
     Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
@@ -365,9 +376,21 @@ set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
     if (m.hdisplay == w && m.vdisplay == h &&
         (!mode || (m.type & DRM_MODE_TYPE_PREFERRED)))
       mode = &m;
+  /* No mode of the frame's size: the smallest one that holds the frame
+   * (e.g. 4096x2160 for 3840x2160); the frame is centred on it. */
+  for (const auto &m : st->out.modes)
+    if (!mode && m.hdisplay >= w && m.vdisplay >= h) {
+      const drmModeModeInfo *best = &m;
+      for (const auto &n : st->out.modes)
+        if (n.hdisplay >= w && n.vdisplay >= h &&
+            guint64 (n.hdisplay) * n.vdisplay <
+            guint64 (best->hdisplay) * best->vdisplay)
+          best = &n;
+      mode = best;
+    }
   if (!mode) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("force-modeset: connector %u has no %ux%u mode.",
+        ("force-modeset: connector %u has no mode of %ux%u or larger.",
             st->out.connector_id, w, h), (NULL));
     return false;
   }
@@ -376,13 +399,14 @@ set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
       mode->clock == st->out.mode.clock)
     return true;
   GstVideoInfo bg;
-  gst_video_info_set_format (&bg, GST_VIDEO_FORMAT_BGRx, w, h);
+  gst_video_info_set_format (&bg, GST_VIDEO_FORMAT_BGRx, mode->hdisplay,
+      mode->vdisplay);
   auto background = std::make_shared<zckms::DumbFb> ();
   int ret = background->create (st->dev->fd (), &bg, DRM_FORMAT_XRGB8888);
   if (ret < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate a framebuffer."), ("dumb buffer %ux%u: %s", w, h,
-            g_strerror (-ret)));
+        ("Could not allocate a framebuffer."), ("dumb buffer %ux%u: %s",
+            mode->hdisplay, mode->vdisplay, g_strerror (-ret)));
     return false;
   }
   memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
@@ -422,17 +446,17 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
   const unsigned w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
   Rect src { 0, 0, w, h }, dst;
   if (rr.w > 0 && rr.h > 0) {
+    /* A size other than the frame's asks the plane to scale. */
     dst = Rect { rr.x, rr.y, unsigned (rr.w), unsigned (rr.h) };
-    if (dst.w != w || dst.h != h) {
-      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-          ("render-rectangle %dx%d differs from the frame size %ux%u; "
-              "zckmssink does not scale yet.", rr.w, rr.h, w, h), (NULL));
-      return FALSE;
-    }
   } else {
     /* Centred; a frame larger than the mode shows its centre. */
     dst = Rect { (int (sw) - int (w)) / 2, (int (sh) - int (h)) / 2, w, h };
   }
+  const bool scaled = dst.w != w || dst.h != h;
+  /* The same frame at the same place without scaling: a plane that takes
+   * this but not the scaled placement cannot scale. */
+  Rect usrc { 0, 0, w, h }, udst { dst.x, dst.y, w, h };
+  const bool unscaled_visible = clip_to_screen (usrc, udst, sw, sh);
   if (!clip_to_screen (src, dst, sw, sh)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("The render rectangle lies outside the %ux%u screen.", sw, sh), (NULL));
@@ -453,8 +477,6 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
     }
     slots.push_back (std::move (s));
   }
-  st->src = src;
-  st->dst = dst;
 
   /* The first plane that accepts the placement: the primary plane, then
    * overlays (vkms's primary plane must cover the whole CRTC). */
@@ -473,25 +495,44 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
       if (p.type == DRM_PLANE_TYPE_OVERLAY)
         order.push_back (&p);
   }
+  unsigned n_cannot_scale = 0;
   {
     /* TEST_ONLY commits do not wait for a pending flip; the lock keeps the
      * display thread's commits out meanwhile. */
     std::lock_guard<std::mutex> g (st->frame_lock);
     for (const zckms::PlaneInfo *p : order) {
-      int ret;
-      if (!p->supports (fourcc))
-        ret = -EINVAL;
-      else
-        ret = test_placement (st, *p, slots[0]->fb_id ());
-      if (ret == 0) {
-        chosen = p->id;
-        break;
+      std::string why;
+      if (!p->supports (fourcc)) {
+        why = "format not supported";
+      } else {
+        int ret = test_placement (st, *p, slots[0]->fb_id (), src, dst);
+        if (ret == 0) {
+          chosen = p->id;
+          break;
+        }
+        if (scaled && unscaled_visible &&
+            test_placement (st, *p, slots[0]->fb_id (), usrc, udst) == 0) {
+          why = "cannot scale";
+          n_cannot_scale++;
+        } else {
+          why = std::string ("rejects this placement (") + g_strerror (-ret) +
+              ")";
+        }
       }
       tried += std::string (tried.empty () ? "" : "; ") +
           (p->type == DRM_PLANE_TYPE_PRIMARY ? "primary " : "") + "plane " +
-          std::to_string (p->id) + ": " +
-          (p->supports (fourcc) ? g_strerror (-ret) : "format not supported");
+          std::to_string (p->id) + " " + why;
     }
+  }
+  if (!chosen && n_cannot_scale) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("No display plane can scale the %ux%u %s frame to %ux%u "
+            "(render-rectangle): %s.", w, h,
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)),
+            unsigned (rr.w), unsigned (rr.h), tried.c_str ()),
+        ("src %d,%d %ux%u -> dst %d,%d %ux%u", src.x, src.y, src.w, src.h,
+            dst.x, dst.y, dst.w, dst.h));
+    return FALSE;
   }
   if (!chosen) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
@@ -500,9 +541,11 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
             dst.y), ("%s", tried.c_str ()));
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d", w, h,
-      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), chosen,
-      src.x, src.y, src.w, src.h, dst.x, dst.y);
+  st->src = src;
+  st->dst = dst;
+  GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d %ux%u",
+      w, h, gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), chosen,
+      src.x, src.y, src.w, src.h, dst.x, dst.y, dst.w, dst.h);
   st->vinfo = info;
   st->fourcc = fourcc;
   st->plane_id_used = chosen;
@@ -682,6 +725,66 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   }
   wake_thread (st);
   return GST_FLOW_OK;
+}
+
+/* ---- EOS ------------------------------------------------------------------- */
+
+/* EOS is posted once the last frame is on screen (or was dropped): an
+ * application that stops at EOS then sees what it sent. The wait happens
+ * only here, on the streaming thread that has no frames left to push; it is
+ * bounded by fence-timeout (a frame may wait that long for its fence) plus
+ * a second for the flip, and ends early when basesink unlocks (flush,
+ * state change). */
+static void
+wait_until_idle (GstZcKmsSink *self)
+{
+  State *st = self->state;
+  guint64 fence_timeout;
+  {
+    GST_OBJECT_LOCK (self);
+    fence_timeout = st->fence_timeout;
+    GST_OBJECT_UNLOCK (self);
+  }
+  auto deadline = std::chrono::steady_clock::now () +
+      std::chrono::nanoseconds (MIN (fence_timeout, 3600 * GST_SECOND)) +
+      std::chrono::seconds (1);
+  std::unique_lock<std::mutex> lk (st->frame_lock);
+  bool idle = st->idle_cond.wait_until (lk, deadline, [st] {
+        return (!st->next && !st->in_flight) || st->unlocked || st->failed ||
+            st->stopping;
+      });
+  if (!idle)
+    GST_WARNING_OBJECT (self, "EOS: the last frame did not reach the screen "
+        "in time");
+}
+
+static gboolean
+gst_zc_kms_sink_event (GstBaseSink *bsink, GstEvent *event)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    wait_until_idle (self);
+  return GST_BASE_SINK_CLASS (gst_zc_kms_sink_parent_class)->event (bsink,
+      event);
+}
+
+static gboolean
+gst_zc_kms_sink_unlock (GstBaseSink *bsink)
+{
+  State *st = GST_ZC_KMS_SINK (bsink)->state;
+  std::lock_guard<std::mutex> g (st->frame_lock);
+  st->unlocked = true;
+  st->idle_cond.notify_all ();
+  return TRUE;
+}
+
+static gboolean
+gst_zc_kms_sink_unlock_stop (GstBaseSink *bsink)
+{
+  State *st = GST_ZC_KMS_SINK (bsink)->state;
+  std::lock_guard<std::mutex> g (st->frame_lock);
+  st->unlocked = false;
+  return TRUE;
 }
 
 /* ---- allocation ------------------------------------------------------------ */
@@ -927,8 +1030,11 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   /**
    * GstZcKmsSink:render-rectangle:
    *
-   * Where the frame goes on the screen, <x, y, width, height>; the size
-   * must be the frame size (no scaling). Unset: centred.
+   * Where the frame goes on the screen, <x, y, width, height>. A size other
+   * than the frame's scales the frame on a plane that can scale (checked
+   * with a test commit); when no plane can, negotiation fails with an error
+   * that says so. Parts outside the screen are cropped. Unset: centred,
+   * unscaled.
    */
   g_properties[PROP_RENDER_RECTANGLE] =
       gst_param_spec_array ("render-rectangle", "Render rectangle",
@@ -951,8 +1057,9 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
    * GstZcKmsSink:force-modeset:
    *
    * Switch the output to the connector's mode of the frame's size, so that
-   * the frame fills the screen on the primary plane. No such mode is a
-   * negotiation error.
+   * the frame fills the screen on the primary plane; when the connector has
+   * no such mode, to the smallest mode that holds the frame, with the frame
+   * centred. No mode large enough is a negotiation error.
    */
   g_properties[PROP_FORCE_MODESET] = g_param_spec_boolean ("force-modeset",
       "Force modeset", "Use the mode of the frame's size", FALSE, rw);
@@ -981,6 +1088,9 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_stop);
   basesink_class->get_caps = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_get_caps);
   basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_set_caps);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_event);
+  basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_unlock);
+  basesink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_unlock_stop);
   basesink_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_zc_kms_sink_propose_allocation);
   videosink_class->show_frame = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_show_frame);

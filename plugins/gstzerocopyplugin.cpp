@@ -6,6 +6,7 @@
 
 #include "gstzcamdeviceprovider.h"
 #include "gstzcamsrc.h"
+#include "gstzcfence.h"
 #ifdef HAVE_ZCKMSSINK
 #include "gstzckmssink.h"
 #endif
@@ -16,6 +17,7 @@ plugin_init (GstPlugin *plugin)
   gboolean ret = FALSE;
   ret |= GST_ELEMENT_REGISTER (zcamsrc, plugin);
   ret |= GST_DEVICE_PROVIDER_REGISTER (zcamdeviceprovider, plugin);
+  ret |= GST_ELEMENT_REGISTER (zcfence, plugin);
 #ifdef HAVE_ZCKMSSINK
   ret |= GST_ELEMENT_REGISTER (zckmssink, plugin);
 #endif

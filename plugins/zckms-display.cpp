@@ -193,6 +193,7 @@ display_thread (GstZcKmsSink *self)
   std::unique_lock<std::mutex> lk (st->frame_lock);
   while (!st->stopping) {
     int timeout = advance_locked (self);
+    st->idle_cond.notify_all ();
     pollfd pfd[3] = {
       { st->wake.get (), POLLIN, 0 },
       { st->dev->fd (), POLLIN, 0 },
@@ -213,7 +214,9 @@ display_thread (GstZcKmsSink *self)
     }
     if (pfd[1].revents & POLLIN)
       drmHandleEvent (st->dev->fd (), &ev);
+    st->idle_cond.notify_all ();
   }
+  st->idle_cond.notify_all ();
 }
 
 void

@@ -9,6 +9,7 @@
 #include "gstzckmssink.h"
 #include "zckms-device.h"
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -90,6 +91,11 @@ struct State
   Stats stats;
   bool stopping = false, modeset = true, failed = false;
   uint32_t last_overlay = 0;
+  /* Signalled by the display thread after each round (a commit, a flip,
+   * a dropped frame), for EOS, which waits until no frame is pending;
+   * `unlocked` (basesink's unlock) ends that wait early. */
+  std::condition_variable idle_cond;
+  bool unlocked = false;
   std::thread thread;
   UniqueFd wake;
 };

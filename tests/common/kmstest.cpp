@@ -2,6 +2,7 @@
 #include "kmstest.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -422,6 +423,9 @@ int capture(int fd, const Output &out, DumbBuffer &wb, int timeout_ms)
 	if (!add_writeback(fd, req.get(), out, wb, &fence))
 		return -EINVAL;
 	int r = commit_and_wait(fd, req.get(), DRM_MODE_ATOMIC_ALLOW_MODESET, &fence, timeout_ms);
+	if (r == -ETIMEDOUT)
+		fprintf(stderr, "kmstest capture: the writeback fence did not signal; did another "
+				"commit land on the CRTC right after the capture? (see kmstest.h)\n");
 
 	// Put the display connector back where it was.
 	Atomic restore(drmModeAtomicAlloc());

@@ -109,6 +109,20 @@ int show_and_capture(int fd, const Output &out, const DumbBuffer &fb, DumbBuffer
 // Captures what the CRTC of `out` currently shows into `wb`: the writeback
 // connector replaces the display connector for one frame, then the display
 // connector is put back. The CRTC must be active.
+//
+// Nobody else may commit on the CRTC until capture() returns. The capture
+// commit is a modeset, so its flip event comes at once (vblank is off
+// during the modeset) while vkms composes the writeback only at the first
+// vblank after it, from the CRTC state current then: a non-blocking commit
+// that lands in between (another client's page flip, which the flip event
+// no longer holds back) replaces that state and the writeback job is lost;
+// its fence never signals and capture() returns -ETIMEDOUT. The lost job
+// stays queued ahead of later ones, so every later capture of that boot
+// times out too (measured on 6.1: three captures each followed at once by
+// a non-blocking page flip all timed out, and so did two plain captures
+// after them, while three plain captures before them had passed). Capture when
+// the display client is idle (e.g. zckmssink after EOS, or after its
+// "shown" counter covered every frame pushed).
 int capture(int fd, const Output &out, DumbBuffer &wb, int timeout_ms = 5000);
 
 // Waits for a sync_file fd to signal; 0, -ETIMEDOUT or -errno.

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * zcfence in the test VM: real fences from vgem (signalled by the test) and
+ * zcam (delays and errors by fault injection), each mode checked on what
+ * the next element receives.
+ */
+#include "zc-test-vgem.h"
+
+#include <gst/check/gstharness.h>
+
+namespace {
+
+GstAllocator *vgem_alloc;
+
+/* A buffer over a new vgem dumb dma-buf, with @acquire (owned) as the
+ * acquire fence of a fence meta when >= 0. */
+GstBuffer *
+dmabuf_buffer (int acquire, guint64 offset)
+{
+  GstBuffer *buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, gst_allocator_alloc (vgem_alloc, 4096, NULL));
+  GST_BUFFER_OFFSET (buf) = offset;
+  if (acquire >= 0)
+    fail_unless (gst_zc_fence_meta_add_acquire_fence (
+            gst_zc_buffer_add_fence_meta (buf), acquire));
+  return buf;
+}
+
+GstHarness *
+fence_harness (const char *mode, guint64 timeout_ns)
+{
+  GstHarness *h = gst_harness_new ("zcfence");
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=BGRx,width=32,height=32");
+  g_object_set (h->element, "timeout", timeout_ns, NULL);
+  gst_util_set_object_arg (G_OBJECT (h->element), "mode", mode);
+  /* The mode is read on READY -> PAUSED: cycle once. */
+  gst_element_set_state (h->element, GST_STATE_READY);
+  gst_element_set_state (h->element, GST_STATE_PLAYING);
+  return h;
+}
+
+guint64
+stat_u64 (GstElement *e, const char *field)
+{
+  GstStructure *s = NULL;
+  g_object_get (e, "stats", &s, NULL);
+  guint64 v = 0;
+  fail_unless (s && gst_structure_get_uint64 (s, field, &v), "no %s", field);
+  gst_structure_free (s);
+  return v;
+}
+
+std::string
+stat_str (GstElement *e, const char *field)
+{
+  GstStructure *s = NULL;
+  g_object_get (e, "stats", &s, NULL);
+  std::string v = gst_structure_get_string (s, field);
+  gst_structure_free (s);
+  return v;
+}
+
+/* The next buffer downstream, or NULL when none came within @ms. */
+GstBuffer *
+pull_within (GstHarness *h, int ms)
+{
+  gint64 end = g_get_monotonic_time () + gint64 (ms) * 1000;
+  while (g_get_monotonic_time () < end) {
+    if (GstBuffer *b = gst_harness_try_pull (h))
+      return b;
+    g_usleep (5000);
+  }
+  return NULL;
+}
+
+int
+fence_status (int fd)
+{
+  GstZcFenceInfo info;
+  fail_unless (gst_zc_fence_get_status (fd, &info));
+  return info.status;
+}
+
+}  // namespace
+
+/* mode=wait: buffers come out only once their fence signalled, in order, and
+ * pushing them in did not wait for the fences. */
+GST_START_TEST (test_wait_order)
+{
+  ZcVgem vgem;
+  ZcVgemFence f1 (vgem, vgem_alloc), f2 (vgem, vgem_alloc), f3 (vgem, vgem_alloc);
+  GstHarness *h = fence_harness ("wait", 30 * GST_SECOND);
+  /* Three pushes with three pending fences return: max-buffers is 3. */
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (f1.sync_file (), 1)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (f2.sync_file (), 2)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (f3.sync_file (), 3)),
+      GST_FLOW_OK);
+  fail_unless (pull_within (h, 300) == NULL, "a buffer left before its fence");
+
+  f2.signal ();  /* the second is ready, the first is not: nothing yet */
+  fail_unless (pull_within (h, 300) == NULL, "order not kept");
+
+  f1.signal ();
+  for (guint64 want = 1; want <= 2; want++) {
+    GstBuffer *b = pull_within (h, 10000);
+    fail_unless (b != NULL);
+    fail_unless_equals_int (GST_BUFFER_OFFSET (b), want);
+    GstZcFenceMeta *m = gst_zc_buffer_get_fence_meta (b);
+    fail_unless_equals_int (fence_status (gst_zc_fence_meta_get_acquire_fence (m)), 1);
+    gst_buffer_unref (b);
+  }
+  fail_unless (pull_within (h, 200) == NULL);
+  f3.signal ();
+  GstBuffer *b = pull_within (h, 10000);
+  fail_unless (b != NULL);
+  fail_unless_equals_int (GST_BUFFER_OFFSET (b), 3);
+  gst_buffer_unref (b);
+
+  fail_unless_equals_string (stat_str (h->element, "mode").c_str (), "wait");
+  fail_unless_equals_uint64 (stat_u64 (h->element, "pushed"), 3);
+  fail_unless (stat_u64 (h->element, "waited") >= 1);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* A fence that does not signal in time: the frame is dropped with a warning,
+ * counted, and the next one goes through. */
+GST_START_TEST (test_wait_timeout)
+{
+  ZcVgem vgem;
+  ZcVgemFence never (vgem, vgem_alloc);
+  GstHarness *h = fence_harness ("wait", 200 * GST_MSECOND);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (never.sync_file (), 1)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (-1, 2)), GST_FLOW_OK);
+  GstBuffer *b = pull_within (h, 10000);
+  fail_unless (b != NULL);
+  fail_unless_equals_int (GST_BUFFER_OFFSET (b), 2);
+  gst_buffer_unref (b);
+  fail_unless_equals_uint64 (stat_u64 (h->element, "fence-timeouts"), 1);
+  fail_unless_equals_uint64 (stat_u64 (h->element, "pushed"), 1);
+  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (m != NULL, "no warning message");
+  gst_message_unref (m);
+  fail_unless_equals_int (fence_status (never.sync_file ()), 0);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Stopping the element ends a wait at once: the fence is still pending
+ * afterwards and nothing counted as a timeout. */
+GST_START_TEST (test_wait_flush)
+{
+  ZcVgem vgem;
+  ZcVgemFence never (vgem, vgem_alloc);
+  GstHarness *h = fence_harness ("wait", 60 * GST_SECOND);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (never.sync_file (), 1)),
+      GST_FLOW_OK);
+  fail_unless (pull_within (h, 200) == NULL);
+  GstElement *e = GST_ELEMENT (gst_object_ref (h->element));
+  gst_element_set_state (e, GST_STATE_NULL);
+  fail_unless_equals_int (fence_status (never.sync_file ()), 0);
+  gst_object_unref (e);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* mode=implicit: the acquire fence (of another buffer entirely) ends up in
+ * the pushed buffer's reservation object, so an implicit-sync reader waits. */
+GST_START_TEST (test_implicit)
+{
+  ZcVgem vgem;
+  ZcVgemFence f (vgem, vgem_alloc);
+  GstHarness *h = fence_harness ("implicit", GST_SECOND);
+  GstBuffer *in = dmabuf_buffer (f.sync_file (), 1);
+  int fd = gst_dmabuf_memory_get_fd (gst_buffer_peek_memory (in, 0));
+  /* Control: the buffer itself has no implicit fence yet. */
+  int before = gst_zc_dmabuf_export_sync_file (fd, GST_ZC_FENCE_ACCESS_READ);
+  fail_unless (before >= 0);
+  fail_unless_equals_int (fence_status (before), 1);
+  close (before);
+
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  GstBuffer *b = pull_within (h, 10000);
+  fail_unless (b != NULL, "implicit mode held the buffer back");
+  int after = gst_zc_dmabuf_export_sync_file (fd, GST_ZC_FENCE_ACCESS_READ);
+  fail_unless (after >= 0);
+  fail_unless_equals_int (fence_status (after), 0);
+  f.signal ();
+  fail_unless_equals_int (gst_zc_fence_wait (after, 5 * GST_SECOND), 0);
+  close (after);
+  gst_buffer_unref (b);
+  fail_unless_equals_uint64 (stat_u64 (h->element, "imported"), 1);
+  fail_unless_equals_string (stat_str (h->element, "mode").c_str (), "implicit");
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* mode=attach: a buffer without a meta but with an implicit write fence
+ * leaves with that fence as its acquire fence. */
+GST_START_TEST (test_attach)
+{
+  ZcVgem vgem;
+  GstHarness *h = fence_harness ("attach", GST_SECOND);
+  GstBuffer *in = dmabuf_buffer (-1, 1);
+  int fd = gst_dmabuf_memory_get_fd (gst_buffer_peek_memory (in, 0));
+  guint32 handle = vgem.import (fd);
+  guint32 fence = vgem.attach (handle, true);
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  GstBuffer *b = pull_within (h, 10000);
+  fail_unless (b != NULL);
+  GstZcFenceMeta *m = gst_zc_buffer_get_fence_meta (b);
+  fail_unless (m != NULL, "no fence meta attached");
+  int acquire = gst_zc_fence_meta_get_acquire_fence (m);
+  fail_unless (acquire >= 0);
+  fail_unless_equals_int (fence_status (acquire), 0);
+  vgem.signal (fence);
+  fail_unless_equals_int (gst_zc_fence_wait (acquire, 5 * GST_SECOND), 0);
+  fail_unless_equals_int (fence_status (acquire), 1);
+  gst_buffer_unref (b);
+  vgem.close_handle (handle);
+  fail_unless_equals_uint64 (stat_u64 (h->element, "attached"), 1);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* zcam fences: fail_fences makes three frames' fences signal -EIO; in wait
+ * mode exactly those are dropped (counted, one warning each) and the stream
+ * reaches EOS. */
+GST_START_TEST (test_zcam_errors)
+{
+  if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
+    fail ("zcam.ko is not loaded");
+  GstElement *p = gst_parse_launch ("zcamsrc num-buffers=24 ! "
+      "video/x-raw,format=BGRx,width=64,height=32,framerate=60/1 ! "
+      "zcfence name=f mode=wait ! fakesink", NULL);
+  fail_unless (p != NULL);
+  GstElement *f = gst_bin_get_by_name (GST_BIN (p), "f");
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  {
+    std::ofstream knob ("/sys/kernel/debug/zcam/zcam0/fail_fences");
+    knob << "3\n";
+  }
+  GstBus *bus = gst_element_get_bus (p);
+  int warnings = 0;
+  bool eos = false;
+  while (!eos) {
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+            GST_MESSAGE_WARNING));
+    fail_unless (m != NULL, "no EOS");
+    fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR, "pipeline error");
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING &&
+        GST_MESSAGE_SRC (m) == GST_OBJECT (f))
+      warnings++;
+    eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+    gst_message_unref (m);
+  }
+  fail_unless_equals_uint64 (stat_u64 (f, "fence-errors"), 3);
+  fail_unless_equals_int (warnings, 3);
+  fail_unless_equals_uint64 (stat_u64 (f, "pushed"), stat_u64 (f, "frames") - 3);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (f);
+  gst_object_unref (p);
+}
+GST_END_TEST;
+
+/* mode=auto picks from the element downstream, through a queue, a
+ * capsfilter and a bin: V4L2 -> wait, KMS -> implicit, fakesink -> wait. */
+GST_START_TEST (test_auto)
+{
+  struct {
+    const char *desc;
+    const char *mode;
+    const char *chosen;
+  } cases[] = {
+    {"zcamsrc num-buffers=5 ! video/x-raw,format=NV12,width=640,height=480 ! "
+          "zcfence name=f ! queue ! video/x-raw ! v4l2fwhtenc "
+          "output-io-mode=dmabuf-import ! fakesink", "wait", "v4l2fwhtenc"},
+    {"zcamsrc num-buffers=5 ! video/x-raw,format=BGRx,width=640,height=480 ! "
+          "zcfence name=f ! bin.( queue ! zckmssink driver-name=vkms )",
+        "implicit", "zckmssink"},
+    {"zcamsrc num-buffers=5 ! zcfence name=f ! fakesink", "wait", "fakesink"},
+  };
+  for (const auto &c : cases) {
+    GstElement *p = gst_parse_launch (c.desc, NULL);
+    fail_unless (p != NULL, "%s", c.desc);
+    GstElement *f = gst_bin_get_by_name (GST_BIN (p), "f");
+    gst_element_set_state (p, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus (p);
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    fail_unless (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS, "%s", c.desc);
+    gst_message_unref (m);
+    fail_unless_equals_string (stat_str (f, "mode").c_str (), c.mode);
+    fail_unless (stat_str (f, "chosen-for").find (c.chosen) != std::string::npos,
+        "chose for %s", stat_str (f, "chosen-for").c_str ());
+    if (std::string (c.mode) == "implicit")
+      fail_unless_equals_uint64 (stat_u64 (f, "imported"), stat_u64 (f, "frames"));
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (bus);
+    gst_object_unref (f);
+    gst_object_unref (p);
+  }
+}
+GST_END_TEST;
+
+static void
+setup (void)
+{
+  vgem_alloc = zc_test_vgem_allocator ();
+}
+
+static void
+teardown (void)
+{
+  gst_object_unref (vgem_alloc);
+  vgem_alloc = NULL;
+}
+
+static Suite *
+zcfence_suite (void)
+{
+  Suite *s = suite_create ("zcfence");
+  TCase *tc = tcase_create ("vm");
+  tcase_set_timeout (tc, 240);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_wait_order);
+  tcase_add_test (tc, test_wait_timeout);
+  tcase_add_test (tc, test_wait_flush);
+  tcase_add_test (tc, test_implicit);
+  tcase_add_test (tc, test_attach);
+  tcase_add_test (tc, test_zcam_errors);
+  tcase_add_test (tc, test_auto);
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_check_init (&argc, &argv);
+  zc_test_require_vm ();
+  return gst_check_run_suite (zcfence_suite (), "zcfence", __FILE__);
+}
