@@ -106,7 +106,7 @@ class Bench:
     def pipeline(self, path, fmt, w, h, n, fps=ZCAM_FPS):
         if path == "zero-copy":
             src = self.zc_source(fmt, w, h, n, fps)
-            fence = "zcfence mode=wait ! %s ! " % self.caps(fmt, w, h, fps) if self.zcfence else ""
+            fence = "zcfence name=fence mode=wait ! " if self.zcfence else ""
             enc = fence + "v4l2fwhtenc name=enc output-io-mode=dmabuf-import"
             disp = "zckmssink name=kms sync=false"
         elif path == "sysmem-copy":
