@@ -270,6 +270,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
     st->next.reset ();
+    st->later.reset ();
     st->in_flight.reset ();
     st->on_screen.reset ();
   }
@@ -719,9 +720,13 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
     std::lock_guard<std::mutex> g (st->frame_lock);
     if (!f->buffer)
       st->stats.copied++;
-    if (st->next)
-      st->stats.dropped++;      /* never shown: replaced by a newer frame */
-    st->next = std::move (f);
+    if (!st->next) {
+      st->next = std::move (f);
+    } else {
+      if (st->later)
+        st->stats.dropped++;    /* never shown: replaced by a newer frame */
+      st->later = std::move (f);
+    }
   }
   wake_thread (st);
   return GST_FLOW_OK;
@@ -750,7 +755,7 @@ wait_until_idle (GstZcKmsSink *self)
       std::chrono::seconds (1);
   std::unique_lock<std::mutex> lk (st->frame_lock);
   bool idle = st->idle_cond.wait_until (lk, deadline, [st] {
-        return (!st->next && !st->in_flight) || st->unlocked || st->failed ||
+        return (!st->next && !st->later && !st->in_flight) || st->unlocked || st->failed ||
             st->stopping;
       });
   if (!idle)
@@ -808,7 +813,7 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
   if (need_pool) {
     pool = gst_zc_buffer_pool_new (st->allocator);
     GstStructure *config = gst_buffer_pool_get_config (pool);
-    gst_buffer_pool_config_set_params (config, caps, size, 2, 0);
+    gst_buffer_pool_config_set_params (config, caps, size, 4, 0);
     gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
     if (!gst_buffer_pool_set_config (pool, config)) {
       GST_WARNING_OBJECT (self, "dumb buffer pool rejected %" GST_PTR_FORMAT,
@@ -820,8 +825,9 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
     gst_buffer_pool_config_get_params (config, NULL, &size, NULL, NULL);
     gst_structure_free (config);
   }
-  /* The display holds up to three frames (on screen, committed, next). */
-  gst_query_add_allocation_pool (query, pool, size, 3, 0);
+  /* The display holds up to four frames (on screen, committed, next,
+   * later). */
+  gst_query_add_allocation_pool (query, pool, size, 4, 0);
   gst_query_add_allocation_param (query, st->allocator, NULL);
   if (pool)
     gst_object_unref (pool);

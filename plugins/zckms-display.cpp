@@ -128,13 +128,32 @@ release_previous_locked (State *st, const Frame &f)
   st->on_screen.reset ();
 }
 
-/* Commits st->next when the display is free and its fence is ready.
+/* Whether a frame's acquire fence signalled without an error (or it has
+ * none): it can go to the display now. */
+static bool
+fence_ready (const Frame &f)
+{
+  GstZcFenceInfo info;
+  return !f.acquire.valid () ||
+      (gst_zc_fence_get_status (f.acquire.get (), &info) && info.status == 1);
+}
+
+/* Commits st->next when the display is free and its fence is ready; the
+ * newest frame (st->later) takes its place once its own fence signalled.
  * Returns the poll timeout (ms) the thread should use, -1 for none. */
 static int
 advance_locked (GstZcKmsSink *self)
 {
   State *st = self->state;
-  if (st->in_flight || !st->next || st->failed)
+  if (st->in_flight || st->failed)
+    return -1;
+  if (st->next && st->later && fence_ready (*st->later)) {
+    st->stats.dropped++;        /* never shown: a newer frame is ready */
+    st->next = std::move (st->later);
+  }
+  if (!st->next)
+    st->next = std::move (st->later);
+  if (!st->next)
     return -1;
   Frame &f = *st->next;
   if (f.acquire.valid ()) {
@@ -144,19 +163,19 @@ advance_locked (GstZcKmsSink *self)
         GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped",
             info.status);
         st->stats.fence_errors++;
-        st->next.reset ();
-        return -1;
+        st->next = std::move (st->later);
+        return 0;
       }
       if (info.status == 0) {
         gint64 left = f.deadline_us - g_get_monotonic_time ();
         if (left > 0)
           return int ((left + 999) / 1000);
         st->stats.fence_timeouts++;
-        st->next.reset ();
+        st->next = std::move (st->later);
         GST_ELEMENT_WARNING (self, STREAM, FAILED,
             ("A frame's acquire fence did not signal within fence-timeout; "
                 "the frame was dropped."), (NULL));
-        return -1;
+        return 0;
       }
     }
   }
@@ -174,9 +193,11 @@ advance_locked (GstZcKmsSink *self)
             advice), ("atomic commit of plane %u: %s", f.plane_id,
             g_strerror (-ret)));
     st->next.reset ();
+    st->later.reset ();
     return -1;
   }
   st->in_flight = std::move (st->next);
+  st->next = std::move (st->later);
   release_previous_locked (st, *st->in_flight);
   return -1;
 }
@@ -194,16 +215,20 @@ display_thread (GstZcKmsSink *self)
   while (!st->stopping) {
     int timeout = advance_locked (self);
     st->idle_cond.notify_all ();
-    pollfd pfd[3] = {
+    pollfd pfd[4] = {
       { st->wake.get (), POLLIN, 0 },
       { st->dev->fd (), POLLIN, 0 },
       { -1, POLLIN, 0 },
+      { -1, POLLIN, 0 },
     };
-    /* Waiting for the acquire fence of the next frame. */
+    /* Waiting for the acquire fence of the next frame, or of the newer one
+     * that would replace it. */
     if (timeout > 2 && st->next && st->next->acquire.valid ())
       pfd[2].fd = st->next->acquire.get ();
+    if (timeout > 2 && st->later && st->later->acquire.valid ())
+      pfd[3].fd = st->later->acquire.get ();
     lk.unlock ();
-    int n = poll (pfd, 3, timeout);
+    int n = poll (pfd, 4, timeout);
     lk.lock ();
     if (n <= 0)
       continue;

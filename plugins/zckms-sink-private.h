@@ -22,8 +22,9 @@ namespace zckms {
 
 
 constexpr guint64 DEFAULT_FENCE_TIMEOUT = GST_SECOND;
-/* Frames the sink can hold at once: on screen, committed, next. */
-constexpr unsigned N_COPY_SLOTS = 4;
+/* Frames the sink can hold at once: on screen, committed, next, later, and
+ * the one being copied. */
+constexpr unsigned N_COPY_SLOTS = 5;
 
 /* One frame on its way to the display. Destroyed with the state's frame
  * lock held (it may drop the last ref of a copy slot). */
@@ -87,7 +88,12 @@ struct State
    * stats, the flags and the commit sequence; it is taken after the
    * object lock, never before. */
   std::mutex frame_lock;
-  FramePtr next, in_flight, on_screen;
+  /* next: the oldest frame not committed yet (it may wait for its acquire
+   * fence); later: the newest frame after it. A frame waiting for its fence
+   * is only dropped for a newer one whose fence has signalled, so frames
+   * pushed before their fences (zcamsrc's early mode) cannot starve the
+   * display by replacing each other. */
+  FramePtr next, later, in_flight, on_screen;
   Stats stats;
   bool stopping = false, modeset = true, failed = false;
   uint32_t last_overlay = 0;

@@ -1085,6 +1085,28 @@ GST_START_TEST(test_scaling_refused)
 }
 GST_END_TEST;
 
+// zcamsrc in early mode pushes every frame before its fence signals; with
+// sync=false they reach the sink faster than the fences signal. A frame
+// waiting for its fence must not be replaced by a newer one that waits even
+// longer, or nothing is ever shown (it was: 1 of 60 shown, the last one,
+// and 0 of 79 in a longer stream).
+GST_START_TEST(test_early_frames_not_starved)
+{
+	SinkPipeline p("zcamsrc fence-mode=early num-buffers=60 ! "
+		       "video/x-raw,format=BGRx,width=640,height=480,framerate=30/1 ! "
+		       "zckmssink name=s sync=false",
+		       120);
+	guint64 shown = p.stat("shown"), dropped = p.stat("dropped");
+	g_print("early frames, sync=false: shown %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
+		"\n", shown, dropped);
+	// Before the fix only the last frame came through (at EOS): 1 of 60.
+	fail_unless(shown >= 5, "%" G_GUINT64_FORMAT " frames shown", shown);
+	fail_unless_equals_uint64(shown + dropped + p.stat("fence-errors") +
+					  p.stat("fence-timeouts"),
+				  60);
+}
+GST_END_TEST;
+
 static Suite *zckmssink_suite()
 {
 	Suite *s = suite_create("zckmssink");
@@ -1109,6 +1131,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_performance_log);
 	tcase_add_test(tc, test_render_rectangle);
 	tcase_add_test(tc, test_scaling_refused);
+	tcase_add_test(tc, test_early_frames_not_starved);
 	suite_add_tcase(s, tc);
 	return s;
 }
