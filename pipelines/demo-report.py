@@ -11,7 +11,6 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import struct
 import sys
 import zlib
@@ -19,9 +18,9 @@ import zlib
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_fwhtinfo():
-    path = os.path.join(TOP, "tests", "common", "fwhtinfo.py")
-    spec = importlib.util.spec_from_file_location("fwhtinfo", path)
+def load_common(name):
+    path = os.path.join(TOP, "tests", "common", name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -144,7 +143,7 @@ def main():
     rep["latency_ms"] = st.get("latency_ms")
 
     # Encoded stream.
-    fw = load_fwhtinfo()
+    fw = load_common("fwhtinfo")
     fwht = os.path.join(d, "camera.fwht")
     try:
         fr = list(fw.frames(open(fwht, "rb").read()))
@@ -158,21 +157,13 @@ def main():
     if rep["encoded"] != rep["captured"]:
         problems.append(f"{rep['encoded']} frames encoded, {rep['captured']} captured")
 
-    # Copies: the sink's counter and GST_PERFORMANCE lines. Caps copies are
-    # bookkeeping; the encoder's src-pad pool copies the compressed bitstream
-    # out of its V4L2 capture buffers (GStreamer 1.22 v4l2videoenc).
+    # Copies: the sink's counter and GST_PERFORMANCE frame-copy lines
+    # (tests/common/perflog.py: caps and bitstream copies are not frames).
     frame_copies, bitstream_copies = [], 0
     log = os.path.join(d, "gst-performance.log")
     if os.path.exists(log):
-        for line in open(log, errors="replace"):
-            if "GST_PERFORMANCE" not in line or not re.search(r"cop(y|ie|ying)", line, re.I):
-                continue
-            if "_gst_caps_copy" in line or "copy GstCaps" in line:
-                continue
-            if re.search(r"enc\d*:pool\d*:src>", line):
-                bitstream_copies += 1
-                continue
-            frame_copies.append(line.strip())
+        with open(log, errors="replace") as f:
+            frame_copies, bitstream_copies = load_common("perflog").classify(f)
     else:
         problems.append("no gst-performance.log")
     rep["cpu_frame_copies"] = {"zckmssink_copied": sink.get("copied"),

@@ -45,12 +45,8 @@ run() {
 		tail -n 30 "$tmp/$name.err" >&2
 		return 1
 	fi
-	# Caps copies are bookkeeping, not frames; a V4L2 encoder's capture
-	# side (its src pad's pool) copies the compressed bitstream out of its
-	# own buffers (GStreamer 1.22's v4l2videoenc): not a frame either.
-	if grep 'GST_PERFORMANCE' "$tmp/$name.err" |
-		grep -v -E '_gst_caps_copy|copy GstCaps|enc[0-9]*:pool[0-9]*:src>' |
-		grep -i -E 'cop(y|ie|ying)' >"$tmp/copies"; then
+	# Frame copies only (tests/common/perflog.py says what is not one).
+	if ! python3 "$top/tests/common/perflog.py" "$tmp/$name.err" >"$tmp/copies"; then
 		fail "$name: GST_PERFORMANCE reports a copy"
 		head -n 5 "$tmp/copies" >&2
 	fi
