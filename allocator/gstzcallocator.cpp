@@ -33,7 +33,7 @@
 #include "zc-format.h"
 
 #include <gst/zerocopy/gstzcallocator.h>
-#include <gst/zerocopy/gstzcfence.h>
+#include <gst/zerocopy/gstzcsyncfile.h>
 
 #include <atomic>
 #include <string>
@@ -106,7 +106,7 @@ zc_mem_map_full (GstMemory *mem, GstMapInfo *info, gsize maxsize)
   /* An acquire fence that only the buffer's GstZcFenceMeta knows of. */
   int ret = 0;
   if (zc::UniqueFd acquire (zc::memory_dup_acquire_fence (mem)); acquire)
-    ret = gst_zc_fence_wait (acquire.get (), limit);
+    ret = gst_zc_sync_file_wait (acquire.get (), limit);
   if (ret == 0)
     ret = zc::poll_fd (fd, write ? POLLOUT : POLLIN, limit);
   if (ret == -ETIMEDOUT) {

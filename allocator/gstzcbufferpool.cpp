@@ -35,6 +35,7 @@
 #include "zc-allocator-private.h"
 #include "zc-debug.h"
 #include "zc-fd.h"
+#include "zc-wakeup.h"
 
 #include <gst/zerocopy/gstzcbufferpool.h>
 #include <gst/zerocopy/gstzcfencemeta.h>
@@ -48,7 +49,6 @@
 #include <vector>
 
 #include <poll.h>
-#include <sys/eventfd.h>
 
 #define GST_CAT_DEFAULT gst_zc_buffer_pool_debug
 
@@ -85,7 +85,7 @@ struct State {
   guint out = 0;                 /* buffers handed out, for messages */
   std::thread watcher;
   bool watcher_quit = false;
-  zc::UniqueFd wake;             /* eventfd that interrupts the watcher */
+  zc::Wakeup wake;               /* interrupts the watcher's poll */
 };
 
 GQuark
@@ -136,9 +136,8 @@ notify_locked (State &st)
 void
 wake_watcher (State &st)
 {
-  guint64 one = 1;
-  if (st.wake && write (st.wake.get (), &one, sizeof (one)) < 0)
-    GST_LOG ("eventfd write: %s", g_strerror (errno));
+  if (int ret = st.wake.signal ())
+    GST_LOG ("wake-up: %s", g_strerror (-ret));
 }
 
 /* Hands a fenced buffer back to the parent's free queue (or frees it when
@@ -156,7 +155,7 @@ watcher_main (GstBufferPool *pool, State *st)
   std::unique_lock<std::mutex> lock (st->lock);
   while (!st->watcher_quit) {
     std::vector<struct pollfd> pfds;
-    pfds.push_back ({ st->wake.get (), POLLIN, 0 });
+    pfds.push_back ({ st->wake.fd (), POLLIN, 0 });
     gint64 deadline = G_MAXINT64;
     for (const auto &f : st->fenced) {
       for (const auto &fd : f.fences)
@@ -173,11 +172,8 @@ watcher_main (GstBufferPool *pool, State *st)
     lock.unlock ();
     if (poll (pfds.data (), pfds.size (), timeout_ms) < 0 && errno != EINTR)
       GST_WARNING_OBJECT (pool, "poll: %s", g_strerror (errno));
-    if (pfds[0].revents & POLLIN) {
-      guint64 v;
-      if (read (st->wake.get (), &v, sizeof (v)) < 0)
-        GST_LOG_OBJECT (pool, "eventfd read: %s", g_strerror (errno));
-    }
+    if (pfds[0].revents & POLLIN)
+      st->wake.clear ();
     lock.lock ();
 
     const gint64 now = g_get_monotonic_time ();
@@ -482,8 +478,11 @@ gst_zc_buffer_pool_release_buffer (GstBufferPool *pool, GstBuffer *buffer)
       gint64 (st.release_timeout / 1000);
   st.fenced.push_back ({ buffer, std::move (*fences),
         g_get_monotonic_time () + timeout_us });
-  if (!st.wake)
-    st.wake = zc::UniqueFd (eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!st.wake) {
+    if (int ret = st.wake.open ())
+      GST_WARNING_OBJECT (pool, "no wake-up fd (%s): the fence watcher "
+          "notices returned buffers only at its next fence", g_strerror (-ret));
+  }
   if (!st.watcher.joinable ())
     st.watcher = std::thread (watcher_main, pool, &st);
   wake_watcher (st);

@@ -13,8 +13,9 @@
 #include "zc-debug.h"
 #include "zc-acquire.h"
 #include "zc-fd.h"
+#include "zc-glib.h"
 
-#include <gst/zerocopy/gstzcfence.h>
+#include <gst/zerocopy/gstzcsyncfile.h>
 #include <gst/zerocopy/gstzcfencemeta.h>
 
 #include <set>
@@ -23,26 +24,12 @@
 
 namespace {
 
-/* Scoped GMutex guard. */
-class Locker
-{
-public:
-  explicit Locker (GMutex *m) : m_ (m) { g_mutex_lock (m_); }
-  ~Locker () { g_mutex_unlock (m_); }
-  Locker (const Locker &) = delete;
-  Locker &operator= (const Locker &) = delete;
-
-private:
-  GMutex *m_;
-};
-
 gboolean
 fence_meta_init (GstMeta *meta, gpointer, GstBuffer *buffer)
 {
   auto *m = reinterpret_cast<GstZcFenceMeta *> (meta);
   g_mutex_init (&m->lock);
-  /* The meta dies with its buffer, so this pointer needs no reference. */
-  m->_gst_reserved[0] = buffer;
+  m->buffer = buffer;
   m->acquire_fence = -1;
   m->release_fences = g_array_new (FALSE, FALSE, sizeof (gint));
   return TRUE;
@@ -101,14 +88,14 @@ fence_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *src,
   if (!d)
     return FALSE;
 
-  Locker lock (&m->lock);
+  zc::MutexLock lock (&m->lock);
   if (m->acquire_fence >= 0) {
-    gint fd = gst_zc_fence_dup (m->acquire_fence);
+    gint fd = gst_zc_sync_file_dup (m->acquire_fence);
     if (fd < 0 || !gst_zc_fence_meta_add_acquire_fence (d, fd))
       return FALSE;
   }
   for (guint i = 0; i < m->release_fences->len; i++) {
-    gint fd = gst_zc_fence_dup (g_array_index (m->release_fences, gint, i));
+    gint fd = gst_zc_sync_file_dup (g_array_index (m->release_fences, gint, i));
     if (fd < 0)
       return FALSE;
     gst_zc_fence_meta_add_release_fence (d, fd);
@@ -216,18 +203,18 @@ gst_zc_fence_meta_add_acquire_fence (GstZcFenceMeta *meta, gint fence_fd)
   g_return_val_if_fail (meta != NULL, FALSE);
   g_return_val_if_fail (fence_fd >= 0, FALSE);
 
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   if (meta->acquire_fence < 0) {
     meta->acquire_fence = fd.release ();
   } else {
-    gint merged = gst_zc_fence_merge ("gstzc-acquire", meta->acquire_fence,
+    gint merged = gst_zc_sync_file_merge ("gstzc-acquire", meta->acquire_fence,
         fd.get ());
     if (merged < 0)
       return FALSE;
     zc::UniqueFd old (std::exchange (meta->acquire_fence, merged));
   }
   /* CPU maps of the buffer's memories wait for it too (zc-acquire.h). */
-  if (auto *buffer = static_cast<GstBuffer *> (meta->_gst_reserved[0])) {
+  if (auto *buffer = meta->buffer) {
     for (guint i = 0; i < gst_buffer_n_memory (buffer); i++)
       zc::memory_set_acquire_fence (gst_buffer_peek_memory (buffer, i),
           meta->acquire_fence);
@@ -247,7 +234,7 @@ gint
 gst_zc_fence_meta_get_acquire_fence (GstZcFenceMeta *meta)
 {
   g_return_val_if_fail (meta != NULL, -1);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   return meta->acquire_fence;
 }
 
@@ -265,7 +252,7 @@ gint
 gst_zc_fence_meta_take_acquire_fence (GstZcFenceMeta *meta)
 {
   g_return_val_if_fail (meta != NULL, -1);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   return std::exchange (meta->acquire_fence, -1);
 }
 
@@ -289,14 +276,14 @@ gst_zc_fence_meta_wait_acquire (GstZcFenceMeta *meta, gint64 timeout_ns)
   /* Wait on a duplicate so that the lock is not held during the wait. */
   zc::UniqueFd fd;
   {
-    Locker lock (&meta->lock);
+    zc::MutexLock lock (&meta->lock);
     if (meta->acquire_fence < 0)
       return 0;
-    fd = zc::UniqueFd (gst_zc_fence_dup (meta->acquire_fence));
+    fd = zc::UniqueFd (gst_zc_sync_file_dup (meta->acquire_fence));
   }
   if (!fd)
     return -EBADF;
-  return gst_zc_fence_wait (fd.get (), timeout_ns);
+  return gst_zc_sync_file_wait (fd.get (), timeout_ns);
 }
 
 /**
@@ -315,7 +302,7 @@ gst_zc_fence_meta_add_release_fence (GstZcFenceMeta *meta, gint fence_fd)
   zc::UniqueFd fd (fence_fd);
   g_return_if_fail (meta != NULL);
   g_return_if_fail (fence_fd >= 0);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   gint raw = fd.release ();
   g_array_append_val (meta->release_fences, raw);
 }
@@ -332,7 +319,7 @@ guint
 gst_zc_fence_meta_get_n_release_fences (GstZcFenceMeta *meta)
 {
   g_return_val_if_fail (meta != NULL, 0);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   return meta->release_fences->len;
 }
 
@@ -349,7 +336,7 @@ gint
 gst_zc_fence_meta_get_release_fence (GstZcFenceMeta *meta, guint idx)
 {
   g_return_val_if_fail (meta != NULL, -1);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   if (idx >= meta->release_fences->len)
     return -1;
   return g_array_index (meta->release_fences, gint, idx);
@@ -371,7 +358,7 @@ gint *
 gst_zc_fence_meta_take_release_fences (GstZcFenceMeta *meta, guint *n_fences)
 {
   g_return_val_if_fail (meta != NULL && n_fences != NULL, NULL);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   *n_fences = meta->release_fences->len;
   if (*n_fences == 0)
     return NULL;
@@ -398,16 +385,16 @@ gint
 gst_zc_fence_meta_take_merged_release_fence (GstZcFenceMeta *meta)
 {
   g_return_val_if_fail (meta != NULL, -EINVAL);
-  Locker lock (&meta->lock);
+  zc::MutexLock lock (&meta->lock);
   GArray *a = meta->release_fences;
   if (a->len == 0)
     return -1;
 
-  zc::UniqueFd merged (gst_zc_fence_dup (g_array_index (a, gint, 0)));
+  zc::UniqueFd merged (gst_zc_sync_file_dup (g_array_index (a, gint, 0)));
   if (!merged)
     return -EBADF;
   for (guint i = 1; i < a->len; i++) {
-    gint fd = gst_zc_fence_merge ("gstzc-release", merged.get (),
+    gint fd = gst_zc_sync_file_merge ("gstzc-release", merged.get (),
         g_array_index (a, gint, i));
     if (fd < 0)
       return fd;

@@ -27,14 +27,14 @@ fourcc (char a, char b, char c, char d)
 constexpr GstZcFormatInfo
 packed (GstVideoFormat f, guint32 cc, gboolean zcam, guint bpp)
 {
-  return GstZcFormatInfo { f, cc, zcam, 1, { 1 }, { bpp }, { 1 } };
+  return GstZcFormatInfo { f, cc, zcam, 1, { 1 }, { bpp }, { 1 }, {} };
 }
 
 /* 4:2:2 packed YUV: one 4-byte block per two pixels. */
 constexpr GstZcFormatInfo
 yuv422_packed (GstVideoFormat f, guint32 cc, gboolean zcam)
 {
-  return GstZcFormatInfo { f, cc, zcam, 1, { 2 }, { 4 }, { 1 } };
+  return GstZcFormatInfo { f, cc, zcam, 1, { 2 }, { 4 }, { 1 }, {} };
 }
 
 /* Luma plane plus one interleaved chroma plane; @cb bytes per sample. */
@@ -43,7 +43,7 @@ semi_planar (GstVideoFormat f, guint32 cc, gboolean zcam, guint hsub,
     guint vsub, guint cb)
 {
   return GstZcFormatInfo { f, cc, zcam, 2, { 1, hsub }, { cb, 2 * cb },
-    { 1, vsub } };
+    { 1, vsub }, {} };
 }
 
 /* Three planes, one byte per sample. */
@@ -51,7 +51,7 @@ constexpr GstZcFormatInfo
 planar (GstVideoFormat f, guint32 cc, guint hsub, guint vsub)
 {
   return GstZcFormatInfo { f, cc, FALSE, 3, { 1, hsub, hsub }, { 1, 1, 1 },
-    { 1, vsub, vsub } };
+    { 1, vsub, vsub }, {} };
 }
 
 const GstZcFormatInfo formats[] = {
@@ -178,19 +178,37 @@ compute_layout (const GstZcFormatInfo *fi, guint width, guint height,
 } // namespace zc
 
 /**
- * gst_zc_format_list:
- * @n_formats: (out): number of entries
+ * gst_zc_format_get_n_formats:
  *
- * Returns: (transfer none) (array length=n_formats): the whole format table.
+ * Returns: the number of entries of the format table; entries are read one
+ *   at a time with gst_zc_format_get_info_by_index().
+ *
+ * Since: 0.1
+ */
+guint
+gst_zc_format_get_n_formats (void)
+{
+  return G_N_ELEMENTS (formats);
+}
+
+/**
+ * gst_zc_format_get_info_by_index:
+ * @index: 0 to gst_zc_format_get_n_formats() - 1
+ *
+ * Entries are handed out one at a time (never as an array) so that
+ * #GstZcFormatInfo can grow without breaking the ABI.
+ *
+ * Returns: (transfer none) (nullable): entry @index of the format table, or
+ *   %NULL when @index is out of range.
  *
  * Since: 0.1
  */
 const GstZcFormatInfo *
-gst_zc_format_list (guint *n_formats)
+gst_zc_format_get_info_by_index (guint index)
 {
-  g_return_val_if_fail (n_formats != NULL, NULL);
-  *n_formats = G_N_ELEMENTS (formats);
-  return formats;
+  if (index >= G_N_ELEMENTS (formats))
+    return NULL;
+  return &formats[index];
 }
 
 /**

@@ -73,9 +73,9 @@ main (int argc, char **argv)
   /* Consumer: wait for the acquire fence (bounded) before reading... */
   if (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND) != 0)
     return 1;
-  GstZcFenceInfo status;
+  GstZcSyncFileInfo status;
   gint acquire = gst_zc_fence_meta_get_acquire_fence (meta);
-  if (acquire >= 0 && gst_zc_fence_get_status (acquire, &status))
+  if (acquire >= 0 && gst_zc_sync_file_get_status (acquire, &status))
     g_print ("acquire fence status %d\n", status.status);
   /* ...and a consumer that keeps reading after it let go of the buffer
    * would add its release fence here:

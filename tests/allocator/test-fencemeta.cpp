@@ -119,9 +119,9 @@ GST_START_TEST (test_transform_shallow_copy_keeps)
     fail_unless (gst_zc_buffer_get_fence_meta (region) != NULL);
 
     /* The copy's fence signals with the original's (it is the same pipe). */
-    fail_unless_equals_int (gst_zc_fence_wait (cfd, 0), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (cfd, 0), -ETIMEDOUT);
     a.signal ();
-    fail_unless_equals_int (gst_zc_fence_wait (cfd, 0), 0);
+    fail_unless_equals_int (gst_zc_sync_file_wait (cfd, 0), 0);
 
     gst_buffer_unref (buf);
     fail_unless (zc_test_fd_open (cfd));
@@ -161,21 +161,21 @@ GST_END_TEST;
 GST_START_TEST (test_wait_and_status_plain_fd)
 {
   ZcTestPipeFence f;
-  GstZcFenceInfo info;
+  GstZcSyncFileInfo info;
   /* Not a sync_file: no status, but waiting works on any pollable fd. */
-  fail_if (gst_zc_fence_get_status (f.read_fd, &info));
+  fail_if (gst_zc_sync_file_get_status (f.read_fd, &info));
   gint64 t0 = g_get_monotonic_time ();
-  fail_unless_equals_int (gst_zc_fence_wait (f.read_fd, 50 * GST_MSECOND), -ETIMEDOUT);
+  fail_unless_equals_int (gst_zc_sync_file_wait (f.read_fd, 50 * GST_MSECOND), -ETIMEDOUT);
   fail_unless (g_get_monotonic_time () - t0 >= 45000);
   f.signal ();
-  fail_unless_equals_int (gst_zc_fence_wait (f.read_fd, GST_SECOND), 0);
-  fail_unless (gst_zc_fence_wait (-1, 0) < 0);
+  fail_unless_equals_int (gst_zc_sync_file_wait (f.read_fd, GST_SECOND), 0);
+  fail_unless (gst_zc_sync_file_wait (-1, 0) < 0);
 
-  int dup = gst_zc_fence_dup (f.read_fd);
+  int dup = gst_zc_sync_file_dup (f.read_fd);
   fail_unless (dup >= 0 && dup != f.read_fd);
   fail_unless (fcntl (dup, F_GETFD) & FD_CLOEXEC);
   close (dup);
-  fail_unless (gst_zc_fence_merge (NULL, f.read_fd, f.read_fd) < 0);
+  fail_unless (gst_zc_sync_file_merge (NULL, f.read_fd, f.read_fd) < 0);
   close (f.take ());
 }
 GST_END_TEST;

@@ -14,20 +14,20 @@ GST_START_TEST (test_wait_status_timestamp)
   {
     ZcVgemFence f (vgem, a);
     int sf = f.sync_file ();
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (sf, &info));
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (sf, &info));
     fail_unless_equals_int (info.status, 0);
     fail_unless_equals_int (info.num_fences, 1);
     fail_unless_equals_uint64 (info.timestamp_ns, 0);
 
     gint64 t0 = g_get_monotonic_time ();
-    fail_unless_equals_int (gst_zc_fence_wait (sf, 50 * GST_MSECOND), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (sf, 50 * GST_MSECOND), -ETIMEDOUT);
     fail_unless (g_get_monotonic_time () - t0 >= 45000);
 
     guint64 before = zc_test_monotonic_ns ();
     f.signal ();
-    fail_unless_equals_int (gst_zc_fence_wait (sf, GST_SECOND), 0);
-    fail_unless (gst_zc_fence_get_status (sf, &info));
+    fail_unless_equals_int (gst_zc_sync_file_wait (sf, GST_SECOND), 0);
+    fail_unless (gst_zc_sync_file_get_status (sf, &info));
     fail_unless_equals_int (info.status, 1);
     /* Signal time, CLOCK_MONOTONIC, between the ioctl and now. */
     fail_unless (info.timestamp_ns >= before);
@@ -45,20 +45,20 @@ GST_START_TEST (test_merge)
   {
     ZcVgemFence f1 (vgem, a), f2 (vgem, a);
     int s1 = f1.sync_file (), s2 = f2.sync_file ();
-    int m = gst_zc_fence_merge ("test", s1, s2);
+    int m = gst_zc_sync_file_merge ("test", s1, s2);
     fail_unless (m >= 0);
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (m, &info));
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (m, &info));
     fail_unless_equals_int (info.num_fences, 2);
     fail_unless_equals_string (info.name, "test");
     fail_unless_equals_int (info.status, 0);
 
     f1.signal ();
-    fail_unless_equals_int (gst_zc_fence_wait (s1, GST_SECOND), 0);
-    fail_unless_equals_int (gst_zc_fence_wait (m, 20 * GST_MSECOND), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (s1, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_sync_file_wait (m, 20 * GST_MSECOND), -ETIMEDOUT);
     f2.signal ();
-    fail_unless_equals_int (gst_zc_fence_wait (m, GST_SECOND), 0);
-    fail_unless (gst_zc_fence_get_status (m, &info));
+    fail_unless_equals_int (gst_zc_sync_file_wait (m, GST_SECOND), 0);
+    fail_unless (gst_zc_sync_file_get_status (m, &info));
     fail_unless_equals_int (info.status, 1);
     close (s1);
     close (s2);
@@ -80,8 +80,8 @@ GST_START_TEST (test_meta_merges_real_fences)
     /* Two acquire fences become one that needs both. */
     fail_unless (gst_zc_fence_meta_add_acquire_fence (meta, f1.sync_file ()));
     fail_unless (gst_zc_fence_meta_add_acquire_fence (meta, f2.sync_file ()));
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta), &info));
     fail_unless_equals_int (info.num_fences, 2);
     f1.signal ();
     fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, 20 * GST_MSECOND),
@@ -95,12 +95,12 @@ GST_START_TEST (test_meta_merges_real_fences)
     int in = gst_zc_fence_meta_take_merged_release_fence (meta);
     fail_unless (in >= 0);
     fail_unless_equals_int (gst_zc_fence_meta_get_n_release_fences (meta), 0);
-    fail_unless (gst_zc_fence_get_status (in, &info));
+    fail_unless (gst_zc_sync_file_get_status (in, &info));
     fail_unless_equals_int (info.num_fences, 2);
     fail_unless_equals_int (info.status, 0);
     r1.signal ();
     r2.signal ();
-    fail_unless_equals_int (gst_zc_fence_wait (in, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_sync_file_wait (in, GST_SECOND), 0);
     close (in);
     gst_buffer_unref (buf);
   }
@@ -129,14 +129,14 @@ GST_START_TEST (test_export_import_round_trip)
 
     int back = gst_zc_dmabuf_export_sync_file (bfd, GST_ZC_FENCE_ACCESS_READ);
     fail_unless (back >= 0);
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (back, &info));
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (back, &info));
     fail_unless_equals_int (info.status, 0);
-    fail_unless_equals_int (gst_zc_fence_wait (back, 20 * GST_MSECOND), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (back, 20 * GST_MSECOND), -ETIMEDOUT);
 
     f.signal ();
-    fail_unless_equals_int (gst_zc_fence_wait (back, GST_SECOND), 0);
-    fail_unless (gst_zc_fence_get_status (back, &info));
+    fail_unless_equals_int (gst_zc_sync_file_wait (back, GST_SECOND), 0);
+    fail_unless (gst_zc_sync_file_get_status (back, &info));
     fail_unless_equals_int (info.status, 1);
     fail_unless_equals_int (poll (&pfd, 1, 1000), 1);
 
@@ -145,10 +145,10 @@ GST_START_TEST (test_export_import_round_trip)
     guint32 rf = vgem.attach (h, false);
     int for_read = gst_zc_dmabuf_export_sync_file (bfd, GST_ZC_FENCE_ACCESS_READ);
     int for_write = gst_zc_dmabuf_export_sync_file (bfd, GST_ZC_FENCE_ACCESS_WRITE);
-    fail_unless_equals_int (gst_zc_fence_wait (for_read, 0), 0);
-    fail_unless_equals_int (gst_zc_fence_wait (for_write, 0), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (for_read, 0), 0);
+    fail_unless_equals_int (gst_zc_sync_file_wait (for_write, 0), -ETIMEDOUT);
     vgem.signal (rf);
-    fail_unless_equals_int (gst_zc_fence_wait (for_write, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_sync_file_wait (for_write, GST_SECOND), 0);
     vgem.close_handle (h);
     close (for_read);
     close (for_write);
@@ -322,8 +322,8 @@ GST_START_TEST (test_pool_release_fence)
     fail_unless (gst_buffer_peek_memory (b, 0) == mem);
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (b);
     int in = gst_zc_fence_meta_take_merged_release_fence (meta);
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (in, &info));
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (in, &info));
     fail_unless_equals_int (info.status, 0);
     close (in);
     /* Returned again with a pending fence; it signals later. */

@@ -115,9 +115,9 @@ GST_START_TEST (test_zcam_capture_map_waits)
      * dma-buf's reservation object), it does not read a half frame. */
     GstVideoFrame frame;
     fail_unless (gst_video_frame_map (&frame, &info, bufs[i], GST_MAP_READ));
-    GstZcFenceInfo st;
+    GstZcSyncFileInfo st;
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (bufs[i]);
-    fail_unless (gst_zc_fence_get_status (gst_zc_fence_meta_get_acquire_fence (meta), &st));
+    fail_unless (gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta), &st));
     fail_unless_equals_int (st.status, 1);
     fail_unless (st.timestamp_ns > 0);
     const guint8 *px = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
@@ -159,13 +159,13 @@ GST_START_TEST (test_zcam_fence_error_and_map_timeout)
   gint64 t0 = g_get_monotonic_time ();
   fail_if (gst_buffer_map (b, &map, GST_MAP_READ));
   fail_unless (g_get_monotonic_time () - t0 >= 90000);
-  fail_unless_equals_int (gst_zc_fence_wait (fence, 10 * GST_MSECOND), -ETIMEDOUT);
+  fail_unless_equals_int (gst_zc_sync_file_wait (fence, 10 * GST_MSECOND), -ETIMEDOUT);
 
   /* STREAMOFF cancels it: signalled, with -ECANCELED. */
   fail_unless (ioctl (dev, ZCAM_IOC_STREAMOFF) == 0);
-  fail_unless_equals_int (gst_zc_fence_wait (fence, GST_SECOND), 0);
-  GstZcFenceInfo st;
-  fail_unless (gst_zc_fence_get_status (fence, &st));
+  fail_unless_equals_int (gst_zc_sync_file_wait (fence, GST_SECOND), 0);
+  GstZcSyncFileInfo st;
+  fail_unless (gst_zc_sync_file_get_status (fence, &st));
   fail_unless_equals_int (st.status, -ECANCELED);
   close (fence);
   fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));

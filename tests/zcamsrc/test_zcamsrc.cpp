@@ -157,7 +157,7 @@ GST_END_TEST;
 // The seqno of the zcam fence in a sync_file, from its name
 // "zcam-zcam<N><context>-<seqno>" (docs/zcam-uapi.md), or -1.
 static gint64
-fence_seqno (const GstZcFenceInfo &info)
+fence_seqno (const GstZcSyncFileInfo &info)
 {
   const char *dash = strrchr (info.name, '-');
   if (info.num_fences != 1 || !dash || !g_str_has_prefix (info.name, "zcam-"))
@@ -181,8 +181,8 @@ run_frames (const char *mode, guint n)
     fail_unless (meta != NULL);
     fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
     guint64 seq = GST_BUFFER_OFFSET (buf);
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (
             gst_zc_fence_meta_get_acquire_fence (meta), &info));
     fail_unless_equals_int (info.status, 1);
     fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
@@ -230,8 +230,8 @@ count_unsignalled (const char *mode, guint n)
     fail_unless (buf != NULL);
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
     fail_unless (meta != NULL);
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (
             gst_zc_fence_meta_get_acquire_fence (meta), &info));
     if (info.status == 0)
       unsignalled++;
@@ -290,8 +290,8 @@ run_faults (const char *mode)
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
     fail_unless (meta != NULL);
     fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
-    GstZcFenceInfo info;
-    fail_unless (gst_zc_fence_get_status (
+    GstZcSyncFileInfo info;
+    fail_unless (gst_zc_sync_file_get_status (
             gst_zc_fence_meta_get_acquire_fence (meta), &info));
     const guint64 seq = GST_BUFFER_OFFSET (buf);
     GST_INFO ("%s: frame %" G_GUINT64_FORMAT " fence %s status %d", mode, seq,

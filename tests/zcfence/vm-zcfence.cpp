@@ -76,8 +76,8 @@ pull_within (GstHarness *h, int ms)
 int
 fence_status (int fd)
 {
-  GstZcFenceInfo info;
-  fail_unless (gst_zc_fence_get_status (fd, &info));
+  GstZcSyncFileInfo info;
+  fail_unless (gst_zc_sync_file_get_status (fd, &info));
   return info.status;
 }
 
@@ -193,7 +193,7 @@ GST_START_TEST (test_implicit)
   fail_unless (after >= 0);
   fail_unless_equals_int (fence_status (after), 0);
   f.signal ();
-  fail_unless_equals_int (gst_zc_fence_wait (after, 5 * GST_SECOND), 0);
+  fail_unless_equals_int (gst_zc_sync_file_wait (after, 5 * GST_SECOND), 0);
   close (after);
   gst_buffer_unref (b);
   fail_unless_equals_uint64 (stat_u64 (h->element, "imported"), 1);
@@ -221,7 +221,7 @@ GST_START_TEST (test_attach)
   fail_unless (acquire >= 0);
   fail_unless_equals_int (fence_status (acquire), 0);
   vgem.signal (fence);
-  fail_unless_equals_int (gst_zc_fence_wait (acquire, 5 * GST_SECOND), 0);
+  fail_unless_equals_int (gst_zc_sync_file_wait (acquire, 5 * GST_SECOND), 0);
   fail_unless_equals_int (fence_status (acquire), 1);
   gst_buffer_unref (b);
   vgem.close_handle (handle);

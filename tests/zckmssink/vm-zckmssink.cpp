@@ -297,8 +297,8 @@ GST_START_TEST(test_release_fence)
 	// A came back with the commit's out-fence, which has signalled now
 	// that B is on screen; B is held.
 	fail_unless_equals_int(gst_zc_fence_meta_get_n_release_fences(ma), 1);
-	GstZcFenceInfo info;
-	fail_unless(gst_zc_fence_get_status(gst_zc_fence_meta_get_release_fence(ma, 0), &info));
+	GstZcSyncFileInfo info;
+	fail_unless(gst_zc_sync_file_get_status(gst_zc_fence_meta_get_release_fence(ma, 0), &info));
 	fail_unless_equals_int(info.status, 1);
 	fail_unless_equals_int(GST_MINI_OBJECT_REFCOUNT_VALUE(a), 1);
 	fail_unless(GST_MINI_OBJECT_REFCOUNT_VALUE(b) > 1);
@@ -507,13 +507,13 @@ GST_START_TEST(test_fence_delayed)
 	GstBuffer *buf = dmabuf_buffer(frame_b);
 	GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta(buf);
 	fail_unless(gst_zc_fence_meta_add_acquire_fence(meta, vgem_pending_fence(vgem, &fence_id)));
-	int fence_copy = gst_zc_fence_dup(gst_zc_fence_meta_get_acquire_fence(meta));
+	int fence_copy = gst_zc_sync_file_dup(gst_zc_fence_meta_get_acquire_fence(meta));
 	fail_unless(fence_copy >= 0);
 	fail_unless_equals_int(gst_harness_push(h, buf), GST_FLOW_OK);
 	// Push returned while the fence was pending (only the test signals it;
 	// a sink waiting in render would still be stuck here).
-	GstZcFenceInfo fi{};
-	fail_unless(gst_zc_fence_get_status(fence_copy, &fi));
+	GstZcSyncFileInfo fi{};
+	fail_unless(gst_zc_sync_file_get_status(fence_copy, &fi));
 	fail_unless_equals_int(fi.status, 0);
 	close(fence_copy);
 
@@ -678,7 +678,7 @@ static GstPadProbeReturn early_push_probe(GstPad *, GstPadProbeInfo *info, gpoin
 			ep->buffer = gst_buffer_ref(buf);
 			GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta(buf);
 			int acquire = meta ? gst_zc_fence_meta_get_acquire_fence(meta) : -1;
-			ep->fence = acquire >= 0 ? gst_zc_fence_dup(acquire) : -1;
+			ep->fence = acquire >= 0 ? gst_zc_sync_file_dup(acquire) : -1;
 		}
 		g_mutex_unlock(&ep->lock);
 		return GST_PAD_PROBE_OK;
@@ -686,8 +686,8 @@ static GstPadProbeReturn early_push_probe(GstPad *, GstPadProbeInfo *info, gpoin
 	GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
 	if (ev && GST_EVENT_TYPE(ev) == GST_EVENT_EOS) {
 		g_mutex_lock(&ep->lock);
-		GstZcFenceInfo fi{};
-		if (ep->fence >= 0 && gst_zc_fence_get_status(ep->fence, &fi))
+		GstZcSyncFileInfo fi{};
+		if (ep->fence >= 0 && gst_zc_sync_file_get_status(ep->fence, &fi))
 			ep->status_at_return = fi.status;
 		ep->return_ns = g_get_monotonic_time() * 1000;
 		ep->returned = true;
@@ -755,8 +755,8 @@ GST_START_TEST(test_fence_delay_zcam)
 	for (uint32_t y = 0; y < H; y += 7)
 		for (uint32_t x = 0; x < W; x += 7)
 			bad += (env->wb.row(y)[x] & 0xffffff) != 0x404040;
-	GstZcFenceInfo fi{};
-	fail_unless(gst_zc_fence_get_status(ep.fence, &fi));
+	GstZcSyncFileInfo fi{};
+	fail_unless(gst_zc_sync_file_get_status(ep.fence, &fi));
 	fail_unless_equals_int(fi.status, 0); // else the check above proves nothing
 	fail_unless_equals_int(bad, 0);
 	fail_unless_equals_uint64(element_stat(sink, "shown"), 0);
@@ -769,7 +769,7 @@ GST_START_TEST(test_fence_delay_zcam)
 	fail_unless(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
 	gst_message_unref(msg);
 	write_file(ZCAM_FENCE_DELAY, "0");
-	fail_unless(gst_zc_fence_get_status(ep.fence, &fi));
+	fail_unless(gst_zc_sync_file_get_status(ep.fence, &fi));
 	fail_unless_equals_int(fi.status, 1);
 	fail_unless(ep.return_ns < gint64(fi.timestamp_ns));
 	fail_unless_equals_uint64(element_stat(sink, "shown"), 1);
@@ -901,10 +901,10 @@ GST_START_TEST(test_pool_reuse_order)
 	GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta(x);
 	fail_unless(meta != nullptr);
 	fail_unless_equals_int(gst_zc_fence_meta_get_n_release_fences(meta), 1);
-	int release = gst_zc_fence_dup(gst_zc_fence_meta_get_release_fence(meta, 0));
+	int release = gst_zc_sync_file_dup(gst_zc_fence_meta_get_release_fence(meta, 0));
 	fail_unless(release >= 0);
-	GstZcFenceInfo fi{};
-	fail_unless(gst_zc_fence_get_status(release, &fi));
+	GstZcSyncFileInfo fi{};
+	fail_unless(gst_zc_sync_file_get_status(release, &fi));
 	fail_unless_equals_int(fi.status, 0);
 	gst_buffer_unref(x); // back to the pool, with its release fence
 	fail_unless_equals_int(gst_zc_buffer_pool_get_n_fenced(GST_ZC_BUFFER_POOL(pool)), 1);
@@ -914,7 +914,7 @@ GST_START_TEST(test_pool_reuse_order)
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 	fail_unless_equals_int(pool_acquire(pool, &x, 0), GST_FLOW_OK);
 	fail_unless(gst_buffer_peek_memory(x, 0) == mem_a);
-	fail_unless(gst_zc_fence_get_status(release, &fi));
+	fail_unless(gst_zc_sync_file_get_status(release, &fi));
 	fail_unless_equals_int(fi.status, 1);
 	close(release);
 	fail_unless(wait_stat(h, "shown", 2));

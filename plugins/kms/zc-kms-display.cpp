@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * zckmssink's display thread: commits the next frame when the display is
+ * free and its acquire fence is ready, and reads the page-flip events.
+ */
+#include "zc-kms-sink-private.h"
+
+#include <gst/zerocopy/zerocopy.h>
+
+#include <cerrno>
+
+#include <poll.h>
+#include <unistd.h>
+
+#define GST_CAT_DEFAULT gst_zc_kms_sink_debug
+
+namespace zc {
+
+/* ---- display thread ---------------------------------------------------- */
+
+/* Posts an element error from any thread and makes the next render fail. */
+#define FAIL_LOCKED(self, st, code, text, debug)                              \
+  G_STMT_START {                                                              \
+    (st)->failed = true;                                                      \
+    GST_ELEMENT_ERROR (self, RESOURCE, code, text, debug);                    \
+  } G_STMT_END
+
+/* The sink whose display thread this is. */
+static thread_local GstZcKmsSink *tl_sink;
+
+static void
+page_flip_handler (int, unsigned, unsigned tv_sec, unsigned tv_usec,
+    void *user_data)
+{
+  /* Called from drmHandleEvent() in the display thread, frame_lock held.
+   * Events go to the DRM file, not to a thread: when sinks share one file
+   * (fd property), a thread may read another sink's event; ignore it. */
+  GstZcKmsSink *self = tl_sink;
+  if (user_data != self) {
+    GST_WARNING_OBJECT (self, "page-flip event of another user of the fd");
+    return;
+  }
+  State *st = self->state;
+  if (!st->in_flight)
+    return;
+  gint64 flip_us = gint64 (tv_sec) * G_USEC_PER_SEC + tv_usec;
+  if (flip_us > st->in_flight->commit_us) {
+    st->stats.latency_sum_us += flip_us - st->in_flight->commit_us;
+    st->stats.latency_n++;
+  }
+  st->stats.shown++;
+  /* The frame that was on screen is off it now: let it go (if it was not
+   * handed back early with a release fence). */
+  st->on_screen = std::move (st->in_flight);
+}
+
+/* Commits @f; frame_lock held. Returns 0 or -errno. */
+static int
+commit_frame_locked (GstZcKmsSink *self, Frame &f)
+{
+  State *st = self->state;
+  const zc::Output &out = st->out;
+  const zc::PlaneInfo *plane = out.find_plane (f.plane_id);
+  const zc::PlaneInfo *primary = out.primary ();
+  int fd = st->dev->fd ();
+  zc::AtomicReq req;
+  uint32_t blob = 0;
+  uint32_t flags = DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT;
+
+  if (st->modeset) {
+    if (drmModeCreatePropertyBlob (fd, &out.mode, sizeof (out.mode), &blob))
+      return -errno;
+    req.add (out.crtc_id, out.crtc_mode_id_prop, blob);
+    req.add (out.crtc_id, out.crtc_active_prop, 1);
+    req.add (out.connector_id, out.conn_crtc_id_prop, out.crtc_id);
+    flags |= DRM_MODE_ATOMIC_ALLOW_MODESET;
+    /* Planes someone else left on this CRTC would cover our frame. */
+    for (const auto &p : out.planes)
+      if (p.id != plane->id && p.id != primary->id)
+        zc::add_plane_off (req, p);
+  }
+  zc::add_plane (req, *plane, out.crtc_id, f.fb_id, f.src, f.dst);
+  if (f.acquire.valid () && plane->props.in_fence_fd)
+    req.add (plane->id, plane->props.in_fence_fd, f.acquire.get ());
+  if (plane != primary) {
+    /* Drivers like vkms need the primary plane to cover the CRTC: black. */
+    Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
+    zc::add_plane (req, *primary, out.crtc_id, st->background->fb_id (),
+        full, full);
+  } else if (st->last_overlay) {
+    if (const zc::PlaneInfo *old = out.find_plane (st->last_overlay))
+      zc::add_plane_off (req, *old);
+  }
+  int32_t out_fence = -1;
+  if (out.crtc_out_fence_prop)
+    req.add (out.crtc_id, out.crtc_out_fence_prop,
+        reinterpret_cast<uintptr_t> (&out_fence));
+
+  int ret = req.ok () ? 0 : -EINVAL;
+  if (ret == 0 && drmModeAtomicCommit (fd, req.get (), flags, self))
+    ret = -errno;
+  if (blob)
+    drmModeDestroyPropertyBlob (fd, blob);
+  if (ret < 0)
+    return ret;
+  st->modeset = false;
+  st->last_overlay = plane != primary ? plane->id : 0;
+  f.out_fence.reset (out_fence);
+  f.commit_us = g_get_monotonic_time ();
+  return 0;
+}
+
+/* After committing @f: the frame on screen gets @f's out-fence as release
+ * fence and goes back upstream now when it can carry it. */
+static void
+release_previous_locked (State *st, const Frame &f)
+{
+  Frame *prev = st->on_screen.get ();
+  if (!prev || !prev->buffer || !f.out_fence.valid ())
+    return;
+  GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (prev->buffer);
+  if (!meta)
+    return;                     /* kept until the flip away */
+  int dup = gst_zc_sync_file_dup (f.out_fence.get ());
+  if (dup < 0)
+    return;
+  gst_zc_fence_meta_add_release_fence (meta, dup);
+  st->on_screen.reset ();
+}
+
+/* Whether a frame's acquire fence signalled without an error (or it has
+ * none): it can go to the display now. */
+static bool
+fence_ready (const Frame &f)
+{
+  GstZcSyncFileInfo info;
+  return !f.acquire.valid () ||
+      (gst_zc_sync_file_get_status (f.acquire.get (), &info) && info.status == 1);
+}
+
+/* Commits st->next when the display is free and its fence is ready; the
+ * newest frame (st->later) takes its place once its own fence signalled.
+ * Returns the poll timeout (ms) the thread should use, -1 for none. */
+static int
+advance_locked (GstZcKmsSink *self)
+{
+  State *st = self->state;
+  if (st->in_flight || st->failed)
+    return -1;
+  if (st->next && st->later && fence_ready (*st->later)) {
+    st->stats.dropped++;        /* never shown: a newer frame is ready */
+    st->next = std::move (st->later);
+  }
+  if (!st->next)
+    st->next = std::move (st->later);
+  if (!st->next)
+    return -1;
+  Frame &f = *st->next;
+  if (f.acquire.valid ()) {
+    GstZcSyncFileInfo info;
+    if (gst_zc_sync_file_get_status (f.acquire.get (), &info)) {
+      if (info.status < 0) {
+        GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped",
+            info.status);
+        st->stats.fence_errors++;
+        st->next = std::move (st->later);
+        return 0;
+      }
+      if (info.status == 0) {
+        gint64 left = f.deadline_us - g_get_monotonic_time ();
+        if (left > 0)
+          return int ((left + 999) / 1000);
+        st->stats.fence_timeouts++;
+        st->next = std::move (st->later);
+        GST_ELEMENT_WARNING (self, STREAM, FAILED,
+            ("A frame's acquire fence did not signal within fence-timeout; "
+                "the frame was dropped."), (NULL));
+        return 0;
+      }
+    }
+  }
+  int ret = commit_frame_locked (self, f);
+  if (ret == -EBUSY)
+    return 2;                   /* someone else's commit on the CRTC: retry */
+  if (ret < 0) {
+    const char *advice = "";
+    if (ret == -EACCES || ret == -EPERM)
+      advice = " Another program (a desktop session?) is the display's DRM "
+          "master: stop it or run on a free virtual terminal.";
+    else if (ret == -ENODEV || ret == -ENOENT)
+      advice = " The display or its connector went away (unplugged?).";
+    FAIL_LOCKED (self, st, FAILED, ("Could not show a frame on the display.%s",
+            advice), ("atomic commit of plane %u: %s", f.plane_id,
+            g_strerror (-ret)));
+    st->next.reset ();
+    st->later.reset ();
+    return -1;
+  }
+  st->in_flight = std::move (st->next);
+  st->next = std::move (st->later);
+  release_previous_locked (st, *st->in_flight);
+  return -1;
+}
+
+void
+display_thread (GstZcKmsSink *self)
+{
+  State *st = self->state;
+  tl_sink = self;
+  drmEventContext ev = {};
+  ev.version = 2;
+  ev.page_flip_handler = page_flip_handler;
+
+  std::unique_lock<std::mutex> lk (st->frame_lock);
+  while (!st->stopping) {
+    int timeout = advance_locked (self);
+    st->idle_cond.notify_all ();
+    pollfd pfd[4] = {
+      { st->wake.get (), POLLIN, 0 },
+      { st->dev->fd (), POLLIN, 0 },
+      { -1, POLLIN, 0 },
+      { -1, POLLIN, 0 },
+    };
+    /* Waiting for the acquire fence of the next frame, or of the newer one
+     * that would replace it. */
+    if (timeout > 2 && st->next && st->next->acquire.valid ())
+      pfd[2].fd = st->next->acquire.get ();
+    if (timeout > 2 && st->later && st->later->acquire.valid ())
+      pfd[3].fd = st->later->acquire.get ();
+    lk.unlock ();
+    int n = poll (pfd, 4, timeout);
+    lk.lock ();
+    if (n <= 0)
+      continue;
+    if (pfd[0].revents & POLLIN) {
+      uint64_t v;
+      if (read (st->wake.get (), &v, sizeof (v)) < 0)
+        GST_DEBUG_OBJECT (self, "eventfd read: %s", g_strerror (errno));
+    }
+    if (pfd[1].revents & POLLIN)
+      drmHandleEvent (st->dev->fd (), &ev);
+    st->idle_cond.notify_all ();
+  }
+  st->idle_cond.notify_all ();
+}
+
+void
+wake_thread (State *st)
+{
+  uint64_t one = 1;
+  if (write (st->wake.get (), &one, sizeof (one)) < 0)
+    GST_WARNING ("eventfd write: %s", g_strerror (errno));
+}
+
+}  // namespace zc

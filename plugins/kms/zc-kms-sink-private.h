@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * zckmssink internals shared by the element (gstzckmssink.cpp) and its
+ * display thread (zckms-display.cpp): the frames on their way to the
+ * screen, the counters, and the element's state.
+ */
+#pragma once
+
+#include "gstzckmssink.h"
+#include "zc-kms-device.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+GST_DEBUG_CATEGORY_EXTERN (gst_zc_kms_sink_debug);
+
+namespace zc {
+
+
+constexpr guint64 DEFAULT_FENCE_TIMEOUT = GST_SECOND;
+/* Frames the sink can hold at once: on screen, committed, next, later, and
+ * the one being copied. */
+constexpr unsigned N_COPY_SLOTS = 5;
+
+/* One frame on its way to the display. Destroyed with the state's frame
+ * lock held (it may drop the last ref of a copy slot). */
+struct Frame
+{
+  GstBuffer *buffer = nullptr;  /* ref, or nullptr for copied frames */
+  std::shared_ptr<zc::DumbFb> slot;  /* copied frames */
+  uint32_t fb_id = 0;
+  uint32_t plane_id = 0;
+  Rect src, dst;
+  UniqueFd acquire;
+  UniqueFd out_fence;
+  gint64 deadline_us = 0;       /* fence-timeout for the acquire fence */
+  gint64 commit_us = 0;
+
+  ~Frame ()
+  {
+    if (buffer)
+      gst_buffer_unref (buffer);
+  }
+};
+using FramePtr = std::unique_ptr<Frame>;
+
+struct Stats
+{
+  guint64 shown = 0, dropped = 0, copied = 0, fence_errors = 0;
+  guint64 fence_timeouts = 0;
+  guint64 latency_sum_us = 0, latency_n = 0;
+};
+
+struct State
+{
+  /* Properties; protected by the object lock. */
+  std::string device, driver_name;
+  int fd_prop = -1;
+  guint connector_id = 0, crtc_id = 0, plane_id = 0;
+  GstVideoRectangle render_rect {};
+  bool force_modeset = false;
+  guint64 fence_timeout = DEFAULT_FENCE_TIMEOUT;
+
+  /* Set in start(), cleared in stop(); constant while streaming. */
+  std::shared_ptr<zc::KmsDevice> dev;
+  zc::Output out;
+  std::string dev_path;
+  std::shared_ptr<zc::DumbFb> background;
+  /* Backgrounds of earlier modes: may still be on screen until the next
+   * commit, so they are freed only at stop. */
+  std::vector<std::shared_ptr<zc::DumbFb>> retired;
+  GstAllocator *allocator = nullptr;    /* for the proposed pool */
+
+  /* Streaming thread only (set_caps, show_frame). */
+  GstVideoInfo vinfo {};
+  uint32_t fourcc = 0;
+  uint32_t plane_id_used = 0;
+  Rect src, dst;
+  std::vector<std::shared_ptr<zc::DumbFb>> slots;
+  bool dmabuf_failed = false;
+  GstBuffer *last_buffer = nullptr;     /* shown last; preroll shows it twice */
+
+  /* Display thread and its mailbox. frame_lock protects the frames, the
+   * stats, the flags and the commit sequence; it is taken after the
+   * object lock, never before. */
+  std::mutex frame_lock;
+  /* next: the oldest frame not committed yet (it may wait for its acquire
+   * fence); later: the newest frame after it. A frame waiting for its fence
+   * is only dropped for a newer one whose fence has signalled, so frames
+   * pushed before their fences (zcamsrc's early mode) cannot starve the
+   * display by replacing each other. */
+  FramePtr next, later, in_flight, on_screen;
+  Stats stats;
+  bool stopping = false, modeset = true, failed = false;
+  uint32_t last_overlay = 0;
+  /* Signalled by the display thread after each round (a commit, a flip,
+   * a dropped frame), for EOS, which waits until no frame is pending;
+   * `unlocked` (basesink's unlock) ends that wait early. */
+  std::condition_variable idle_cond;
+  bool unlocked = false;
+  std::thread thread;
+  UniqueFd wake;
+};
+
+
+}  // namespace zc
+
+struct _GstZcKmsSink
+{
+  GstVideoSink parent;
+  zc::State *state;
+};
+
+namespace zc {
+
+/* Display thread main loop (zckms-display.cpp). */
+void display_thread (GstZcKmsSink * self);
+/* Wakes the display thread up (a new frame, or stop). */
+void wake_thread (State * st);
+
+}  // namespace zc
