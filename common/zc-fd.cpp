@@ -19,8 +19,8 @@ xioctl (int fd, unsigned long request, void *arg) noexcept
   return ret == -1 ? -errno : 0;
 }
 
-static int64_t
-now_ns ()
+int64_t
+monotonic_ns () noexcept
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -33,12 +33,12 @@ poll_fd (int fd, short events, int64_t timeout_ns) noexcept
   if (fd < 0)
     return -EBADF;
 
-  const int64_t deadline = timeout_ns < 0 ? -1 : now_ns () + timeout_ns;
+  const int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns () + timeout_ns;
   for (;;) {
     struct pollfd pfd = { fd, events, 0 };
     struct timespec ts, *tsp = nullptr;
     if (deadline >= 0) {
-      int64_t left = deadline - now_ns ();
+      int64_t left = deadline - monotonic_ns ();
       if (left < 0)
         left = 0;
       ts.tv_sec = left / 1000000000;

@@ -23,6 +23,9 @@ close_owned (int fd) noexcept
   UniqueFd owned (fd);
 }
 
+/* CLOCK_MONOTONIC in ns (the clock of fence and zcam timestamps). */
+int64_t monotonic_ns () noexcept;
+
 /* ioctl() retried on EINTR/EAGAIN; returns 0 or -errno. */
 int xioctl (int fd, unsigned long request, void *arg) noexcept;
 

@@ -123,10 +123,10 @@ def main():
     sink = next((v for k, v in el.items() if k.startswith("zckmssink")), {})
     fence = {k: v for k, v in el.items() if k.startswith("zcfence")}
     rep["captured"] = src.get("frames")
-    rep["camera_drops"] = src.get("drops")
+    rep["camera_drops"] = src.get("dropped")
     rep["sink_received"] = st.get("sink_received")
     rep["displayed"] = sink.get("shown")
-    rep["display_dropped"] = sink.get("dropped")
+    rep["display_dropped"] = sink.get("replaced")
     # Frames the sink's base class dropped as too late for their
     # presentation time (QoS); zckmssink never saw those.
     rep["display_late"] = next((v for k, v in st.get("late_dropped", {}).items()
@@ -136,10 +136,10 @@ def main():
                            "zckmssink_timeouts": sink.get("fence-timeouts")}
     if fence:
         rep["zcfence"] = fence
-    accounted = sum(x or 0 for x in (sink.get("shown"), sink.get("dropped"), rep["display_late"],
+    accounted = sum(x or 0 for x in (sink.get("shown"), sink.get("replaced"), rep["display_late"],
                                      sink.get("fence-errors"), sink.get("fence-timeouts")))
     rep["display_unaccounted"] = (rep["sink_received"] or 0) - accounted
-    rep["commit_to_flip_ms"] = round(sink.get("latency", 0) / 1e6, 2)
+    rep["commit_to_flip_ms"] = round(sink.get("flip-latency", 0) / 1e6, 2)
     rep["latency_ms"] = st.get("latency_ms")
 
     # Encoded stream.
@@ -166,10 +166,10 @@ def main():
             frame_copies, bitstream_copies = load_common("perflog").classify(f)
     else:
         problems.append("no gst-performance.log")
-    rep["cpu_frame_copies"] = {"zckmssink_copied": sink.get("copied"),
+    rep["cpu_frame_copies"] = {"zckmssink_copied": sink.get("copies"),
                                "gst_performance_frame_copy_lines": len(frame_copies)}
     rep["encoder_bitstream_copies"] = bitstream_copies
-    if sink.get("copied") != 0 or frame_copies:
+    if sink.get("copies") != 0 or frame_copies:
         problems.append("frames were copied: " + "; ".join(frame_copies[:3]))
 
     before = zcam_stats(os.path.join(d, "zcam-before.txt"))
@@ -215,7 +215,7 @@ def main():
           f"pushed, {v.get('waited')} waited for on the CPU (longest "
           f"{(v.get('wait-max') or 0) / 1e6:.1f} ms), {v.get('fence-errors')} fence errors, "
           f"{v.get('fence-timeouts')} timeouts" for k, v in fence.items()],
-        f"CPU frame copies:                 {sink.get('copied')} in zckmssink, "
+        f"CPU frame copies:                 {sink.get('copies')} in zckmssink, "
         f"{len(frame_copies)} GST_PERFORMANCE frame-copy lines",
         f"  (v4l2fwhtenc copied its compressed output {bitstream_copies} times: "
         "bitstream, not frames)",

@@ -215,7 +215,7 @@ public:
     h.order = received_;
     h.since_us = g_get_monotonic_time ();
     int acq = gst_zc_fence_meta_get_acquire_fence (meta);
-    h.acquire = acq >= 0 ? gst_zc_fence_dup (acq) : -1;
+    h.acquire = acq >= 0 ? gst_zc_sync_file_dup (acq) : -1;
     held_.push_back (h);
   }
 
@@ -255,8 +255,8 @@ private:
 
   static guint64 signal_time (const OwnedFd &fd)
   {
-    GstZcFenceInfo info;
-    if (fd.get () < 0 || !gst_zc_fence_get_status (fd.get (), &info) || info.status != 1)
+    GstZcSyncFileInfo info;
+    if (fd.get () < 0 || !gst_zc_sync_file_get_status (fd.get (), &info) || info.status != 1)
       return 0;
     return info.timestamp_ns;
   }
@@ -276,9 +276,9 @@ private:
       if (n > 0) {
         // The display's out-fence; with more than one consumer adding
         // fences, the merge signals with the last of them.
-        int rel = gst_zc_fence_dup (gst_zc_fence_meta_get_release_fence (meta, 0));
+        int rel = gst_zc_sync_file_dup (gst_zc_fence_meta_get_release_fence (meta, 0));
         for (guint i = 1; i < n && rel >= 0; i++) {
-          int m = gst_zc_fence_merge ("zc-run", rel,
+          int m = gst_zc_sync_file_merge ("zc-run", rel,
               gst_zc_fence_meta_get_release_fence (meta, i));
           close (rel);
           rel = m;
@@ -498,20 +498,20 @@ run_to_eos (GstElement *pipeline, double timeout, QosDrops &qos)
 }
 
 // Waits (bounded) until @sink has accounted for every frame it received:
-// shown, dropped or failed. The last frame may still be in flight at EOS.
+// shown, replaced or failed. The last frame may still be in flight at EOS.
 void
 wait_sink_idle (GstElement *sink, guint64 received)
 {
   for (int i = 0; i < 100; i++) {
     GstStructure *s = nullptr;
     g_object_get (sink, "stats", &s, NULL);
-    guint64 shown = 0, dropped = 0, errs = 0, timeouts = 0;
+    guint64 shown = 0, replaced = 0, errs = 0, timeouts = 0;
     gst_structure_get_uint64 (s, "shown", &shown);
-    gst_structure_get_uint64 (s, "dropped", &dropped);
+    gst_structure_get_uint64 (s, "replaced", &replaced);
     gst_structure_get_uint64 (s, "fence-errors", &errs);
     gst_structure_get_uint64 (s, "fence-timeouts", &timeouts);
     gst_structure_free (s);
-    if (shown + dropped + errs + timeouts >= received)
+    if (shown + replaced + errs + timeouts >= received)
       return;
     g_usleep (20000);
   }

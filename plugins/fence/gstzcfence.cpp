@@ -39,7 +39,9 @@
 #include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
+#include "zc-stats.h"
 #include "zc-unique-fd.h"
+#include "zc-wakeup.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -50,7 +52,6 @@
 #include <string>
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_zc_fence_debug);
@@ -94,7 +95,7 @@ struct State {
   GstFlowReturn last_ret = GST_FLOW_OK;
 
   /* Readable while flushing: ends a fence wait early. */
-  UniqueFd wake;
+  zc::Wakeup wake;
 
   /* Streaming-thread only. */
   bool import_unsupported = false;
@@ -347,7 +348,7 @@ wait_fence (GstZcFence *self, int fence, int *status)
     gint64 left_us = deadline - g_get_monotonic_time ();
     if (left_us <= 0)
       break;
-    struct pollfd fds[2] = { {fence, POLLIN, 0}, {st->wake.get (), POLLIN, 0} };
+    struct pollfd fds[2] = { {fence, POLLIN, 0}, {st->wake.fd (), POLLIN, 0} };
     int n = poll (fds, 2, int (std::min<gint64> ((left_us + 999) / 1000,
                 G_MAXINT)));
     if (n < 0 && errno == EINTR)
@@ -493,14 +494,11 @@ set_flushing (GstZcFence *self, bool flushing)
   st->flushing = flushing;
   if (flushing) {
     clear_queue (st);
-    guint64 one = 1;
-    if (st->wake && write (st->wake.get (), &one, sizeof (one)) < 0)
-      GST_WARNING_OBJECT (self, "eventfd write: %s", g_strerror (errno));
+    if (int ret = st->wake.signal ())
+      GST_WARNING_OBJECT (self, "wake-up: %s", g_strerror (-ret));
   } else {
     st->last_ret = GST_FLOW_OK;
-    guint64 v;
-    while (st->wake && read (st->wake.get (), &v, sizeof (v)) > 0) {
-    }
+    st->wake.clear ();
   }
   st->cond.notify_all ();
 }
@@ -716,14 +714,14 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
   State *st = self->state;
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:{
-      UniqueFd fd (eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (!fd) {
+      zc::Wakeup wake;
+      if (int err = wake.open ()) {
         GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-            ("Could not create an eventfd."), ("%s", g_strerror (errno)));
+            ("Could not create an eventfd."), ("%s", g_strerror (-err)));
         return GST_STATE_CHANGE_FAILURE;
       }
       std::lock_guard<std::mutex> lock (st->lock);
-      st->wake = std::move (fd);
+      st->wake = std::move (wake);
       break;
     }
     case GST_STATE_CHANGE_READY_TO_PAUSED:
@@ -742,7 +740,7 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
       transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
     std::lock_guard<std::mutex> lock (st->lock);
-    st->wake.reset ();
+    st->wake.close ();
   }
   return ret;
 }
@@ -796,18 +794,21 @@ gst_zc_fence_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_STATS:{
       const Stats &s = st->stats;
-      g_value_take_boxed (value, gst_structure_new ("stats",
-              "mode", G_TYPE_STRING, st->active == GST_ZC_FENCE_MODE_AUTO ?
-              "none" : mode_nick (st->active),
-              "chosen-for", G_TYPE_STRING, st->chosen_for.c_str (),
-              "frames", G_TYPE_UINT64, s.frames,
-              "pushed", G_TYPE_UINT64, s.pushed,
-              "waited", G_TYPE_UINT64, s.waited,
-              "wait-max", G_TYPE_UINT64, s.wait_max,
-              "fence-errors", G_TYPE_UINT64, s.fence_errors,
-              "fence-timeouts", G_TYPE_UINT64, s.fence_timeouts,
-              "imported", G_TYPE_UINT64, s.imported,
-              "attached", G_TYPE_UINT64, s.attached, NULL));
+      GstStructure *stats = zc::stats_new (GST_ELEMENT (self), {
+            {zc::Stat::FRAMES, s.frames},
+            {zc::Stat::PUSHED, s.pushed},
+            {zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts},
+            {zc::Stat::FENCE_ERRORS, s.fence_errors},
+            {zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts},
+            {zc::Stat::WAITED, s.waited},
+            {zc::Stat::WAIT_MAX, s.wait_max},
+            {zc::Stat::IMPORTED, s.imported},
+            {zc::Stat::ATTACHED, s.attached}});
+      gst_structure_set (stats,
+          "mode", G_TYPE_STRING, st->active == GST_ZC_FENCE_MODE_AUTO ?
+          "none" : mode_nick (st->active),
+          "chosen-for", G_TYPE_STRING, st->chosen_for.c_str (), NULL);
+      g_value_take_boxed (value, stats);
       break;
     }
     default:
@@ -893,15 +894,15 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
   /**
    * GstZcFence:stats:
    *
+   * The common fields of docs/elements.md: `frames` (received), `pushed`,
+   * `dropped` (= `fence-errors` + `fence-timeouts`), `waited` (fences
+   * still busy when looked at), `wait-max` (ns), `imported` (fences added
+   * to dma-bufs), `attached` (metas made from implicit fences); and
    * `mode` (the one in use, `none` before the first buffer), `chosen-for`
-   * (the downstream element auto chose for, or `property`), `frames`,
-   * `pushed`, `waited` (fences still busy when looked at), `wait-max` (ns),
-   * `fence-errors`, `fence-timeouts` (frames dropped), `imported` (fences
-   * added to dma-bufs), `attached` (metas made from implicit fences).
+   * (the downstream element auto chose for, or `property`).
    */
-  g_properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
-      "Counters since the element went to PAUSED", GST_TYPE_STRUCTURE,
-      GParamFlags (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_properties[PROP_STATS] = zc::stats_param_spec (
+      "Counters since the element went to PAUSED");
   g_object_class_install_properties (gobject_class, N_PROPS, g_properties);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_zc_fence_change_state);

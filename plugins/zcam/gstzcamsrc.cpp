@@ -24,8 +24,11 @@
 #include "gstzcamsrc.h"
 
 #include "gstzcamsrcpool.h"
+#include "zc-fd.h"
+#include "zc-glib.h"
+#include "zc-stats.h"
 #include "zc-zcamsrc-layout.h"
-#include "zc-zcam-device.h"
+#include "zc-zcamsrc-state.h"
 
 #include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
@@ -40,17 +43,18 @@
 #include <vector>
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_zcam_src_debug);
+GST_DEBUG_CATEGORY (gst_zcam_src_debug);
 #define GST_CAT_DEFAULT gst_zcam_src_debug
 GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 
 using zc::UniqueFd;
+using zc::Slot;
+using zc::Step;
+using zc::Warning;
+using State = zc::ZcamSrcState;
 
-#define DEFAULT_FENCE_MODE GST_ZCAM_SRC_FENCE_MODE_EARLY
-#define DEFAULT_NUM_BUFFERS_POOL 4
 /* Longest wait for a completion while frames are queued, at least. */
 #define MIN_EVENT_TIMEOUT (2 * GST_SECOND)
 
@@ -64,88 +68,6 @@ enum {
 };
 
 static GParamSpec *g_properties[N_PROPERTIES];
-
-namespace {
-
-guint64
-monotonic_ns ()
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return guint64 (ts.tv_sec) * GST_SECOND + ts.tv_nsec;
-}
-
-/* One of the stream's buffers. */
-struct Slot
-{
-  /* Our reference while the buffer is here (not downstream). */
-  GstBuffer *buffer = nullptr;
-  int dmabuf_fd = -1;            /* owned by the buffer's memory */
-  bool in_kernel = false;        /* queued, completion event not read yet */
-  bool downstream = false;       /* handed out, not returned yet */
-  bool ready = false;            /* late mode: complete, waiting for push */
-  UniqueFd release_fence;        /* merged release fences of the last lap */
-  UniqueFd acquire_fence;        /* out-fence of the current capture */
-  guint64 sequence = 0;
-  guint64 timestamp_ns = 0;      /* completion time (late mode) */
-};
-
-struct Props
-{
-  std::string device;
-  GstZcamSrcFenceMode fence_mode = DEFAULT_FENCE_MODE;
-  guint num_buffers_pool = DEFAULT_NUM_BUFFERS_POOL;
-};
-
-struct Stats
-{
-  guint64 frames = 0;
-  guint64 drops = 0;
-  guint64 fence_errors = 0;
-  guint64 latency = 0;
-};
-
-} // namespace
-
-/*
- * Lock order: the pool's lock, then State::lock, then GST_OBJECT_LOCK. The
- * streaming thread never holds State::lock while calling into the pool.
- */
-struct State
-{
-  /* Under GST_OBJECT_LOCK. */
-  Props props;
-  Stats stats;
-
-  /* Streaming thread and state changes only. */
-  zc::ZcamDevice dev;
-  std::string device_path;
-  GstAllocator *allocator = nullptr;
-  GstBufferPool *pool = nullptr;
-  GstVideoInfo info;             /* with the kernel's strides and offsets */
-  GstVideoInfo plain_info;       /* default layout, for copies */
-  struct zcam_format format = {};  /* as the kernel set it */
-  bool negotiated = false;
-  bool dmabuf_caps = false;
-  bool copy = false;
-  GstZcamSrcFenceMode mode = DEFAULT_FENCE_MODE;
-  guint fps_n = 0, fps_d = 1;
-  GstClockTime period = GST_CLOCK_TIME_NONE;
-  bool streaming = false;
-  guint64 t0_ns = 0;             /* monotonic time of STREAMON */
-  bool have_last_seq = false;
-  guint64 last_queued_seq = 0;
-  guint64 last_pushed_seq = 0;
-  bool pushed_any = false;
-  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
-  UniqueFd wake;                 /* eventfd: a buffer came back, or unlock */
-
-  /* Protects the fields below. */
-  std::mutex lock;
-  std::vector<Slot> slots;
-  std::deque<size_t> ready;      /* late mode: completed, in order */
-  bool flushing = false;
-};
 
 struct _GstZcamSrc
 {
@@ -251,142 +173,11 @@ monotonic_to_running (GstZcamSrc *self, guint64 ts_ns)
   GstClockTime now = gst_clock_get_time (clock);
   gst_object_unref (clock);
   GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-  guint64 mono = monotonic_ns ();
+  guint64 mono = guint64 (zc::monotonic_ns ());
   /* Same as ts - base when the pipeline clock is the monotonic system
    * clock; also right for any other clock that runs at the same rate. */
   gint64 running = gint64 (now) - gint64 (base) - (gint64 (mono) - gint64 (ts_ns));
   return running < 0 ? 0 : GstClockTime (running);
-}
-
-static void
-wake_up (State *st)
-{
-  if (st->wake) {
-    guint64 one = 1;
-    ssize_t n = write (st->wake.get (), &one, sizeof (one));
-    (void) n;  /* a full counter still wakes the poll */
-  }
-}
-
-/* Called by the pool when downstream dropped a buffer. */
-static void
-buffer_returned (gpointer user_data, GstBuffer *buffer)
-{
-  State *st = static_cast<State *> (user_data);
-  GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buffer);
-  UniqueFd release;
-  if (meta) {
-    /* The acquire fence belongs to the lap that just ended. */
-    UniqueFd old (gst_zc_fence_meta_take_acquire_fence (meta));
-    gint fd = gst_zc_fence_meta_take_merged_release_fence (meta);
-    if (fd >= 0) {
-      release.reset (fd);
-    } else if (fd < -1) {
-      /* Merging failed (fd limit?): wait for each, bounded, and move on. */
-      guint n = 0;
-      gint *fds = gst_zc_fence_meta_take_release_fences (meta, &n);
-      for (guint i = 0; i < n; i++) {
-        UniqueFd f (fds[i]);
-        gst_zc_sync_file_wait (f.get (), GST_SECOND);
-      }
-      g_free (fds);
-    }
-  }
-
-  std::lock_guard<std::mutex> lock (st->lock);
-  for (Slot &s : st->slots) {
-    if (s.buffer == buffer && s.downstream) {
-      s.downstream = false;
-      s.release_fence = std::move (release);
-      wake_up (st);
-      return;
-    }
-  }
-  /* Not one of ours (cannot happen): free it. */
-  gst_buffer_unref (buffer);
-}
-
-static void
-free_slots (GstZcamSrc *self)
-{
-  State *st = self->state;
-  if (st->pool) {
-    gst_zcam_src_pool_detach (GST_ZCAM_SRC_POOL (st->pool));
-    gst_clear_object (&st->pool);
-  }
-  std::lock_guard<std::mutex> lock (st->lock);
-  for (Slot &s : st->slots) {
-    /* Buffers still downstream are freed by the pool when they return. */
-    if (!s.downstream && s.buffer)
-      gst_buffer_unref (s.buffer);
-  }
-  st->slots.clear ();
-  st->ready.clear ();
-}
-
-static void
-stop_streaming (GstZcamSrc *self)
-{
-  State *st = self->state;
-  if (st->streaming || !st->slots.empty ()) {
-    /* Cancels every queued frame; their fences signal -ECANCELED. */
-    int ret = st->dev.is_open () ? st->dev.stream_off () : 0;
-    if (ret < 0)
-      GST_WARNING_OBJECT (self, "STREAMOFF: %s", g_strerror (-ret));
-  }
-  st->streaming = false;
-  free_slots (self);
-  /* Drop the completion events of the old stream. */
-  struct zcam_event ev;
-  while (st->dev.is_open () && st->dev.read_event (ev) == 0) {
-  }
-  st->have_last_seq = false;
-  st->pushed_any = false;
-}
-
-static bool
-create_slots (GstZcamSrc *self, guint count)
-{
-  State *st = self->state;
-  std::vector<Slot> slots (count);
-  for (guint i = 0; i < count; i++) {
-    UniqueFd fd;
-    guint64 size = 0;
-    int ret = st->dev.create_buffer (fd, size);
-    if (ret < 0) {
-      for (Slot &s : slots)
-        if (s.buffer)
-          gst_buffer_unref (s.buffer);
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Could not create %u capture buffers on %s.", count,
-              st->device_path.c_str ()),
-          ("CREATE_BUF %u: %s", i, g_strerror (-ret)));
-      return false;
-    }
-    /* The memory owns the fd: a buffer that outlives the stream (held
-     * downstream past NULL) keeps its dma-buf valid. */
-    int raw = fd.release ();
-    GstMemory *mem = gst_fd_allocator_alloc (st->allocator, raw, size,
-        GST_FD_MEMORY_FLAG_NONE);
-    GstBuffer *buf = gst_buffer_new ();
-    gst_buffer_append_memory (buf, mem);
-    gst_buffer_set_size (buf, GST_VIDEO_INFO_SIZE (&st->info));
-    GstVideoMeta *vmeta = gst_buffer_add_video_meta_full (buf,
-        GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&st->info),
-        GST_VIDEO_INFO_WIDTH (&st->info), GST_VIDEO_INFO_HEIGHT (&st->info),
-        GST_VIDEO_INFO_N_PLANES (&st->info), st->info.offset, st->info.stride);
-    vmeta->meta.flags = GstMetaFlags (vmeta->meta.flags | GST_META_FLAG_POOLED);
-    GstZcFenceMeta *fmeta = gst_zc_buffer_add_fence_meta (buf);
-    fmeta->meta.flags = GstMetaFlags (fmeta->meta.flags | GST_META_FLAG_POOLED);
-    slots[i].buffer = buf;
-    slots[i].dmabuf_fd = raw;
-  }
-
-  st->pool = gst_zcam_src_pool_new (buffer_returned, st);
-  std::lock_guard<std::mutex> lock (st->lock);
-  st->slots = std::move (slots);
-  st->ready.clear ();
-  return true;
 }
 
 /* ---- GObject ---- */
@@ -397,7 +188,7 @@ gst_zcam_src_set_property (GObject *object, guint prop_id,
 {
   GstZcamSrc *self = GST_ZCAM_SRC (object);
   GST_OBJECT_LOCK (self);
-  Props &p = self->state->props;
+  zc::Props &p = self->state->props;
   switch (prop_id) {
     case PROP_DEVICE:
       p.device = g_value_get_string (value) ? g_value_get_string (value) : "";
@@ -421,8 +212,8 @@ gst_zcam_src_get_property (GObject *object, guint prop_id, GValue *value,
 {
   GstZcamSrc *self = GST_ZCAM_SRC (object);
   GST_OBJECT_LOCK (self);
-  const Props &p = self->state->props;
-  const Stats &s = self->state->stats;
+  const zc::Props &p = self->state->props;
+  const zc::Stats &s = self->state->stats;
   switch (prop_id) {
     case PROP_DEVICE:
       g_value_set_string (value, p.device.empty () ? NULL : p.device.c_str ());
@@ -434,11 +225,11 @@ gst_zcam_src_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_uint (value, p.num_buffers_pool);
       break;
     case PROP_STATS:
-      g_value_take_boxed (value, gst_structure_new ("stats",
-              "frames", G_TYPE_UINT64, s.frames,
-              "drops", G_TYPE_UINT64, s.drops,
-              "fence-errors", G_TYPE_UINT64, s.fence_errors,
-              "latency", G_TYPE_UINT64, s.latency, NULL));
+      g_value_take_boxed (value, zc::stats_new (GST_ELEMENT (self), {
+                {zc::Stat::FRAMES, s.frames},
+                {zc::Stat::DROPPED, s.dropped},
+                {zc::Stat::FENCE_ERRORS, s.fence_errors},
+                {zc::Stat::LATENCY, s.latency}}));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -554,14 +345,13 @@ gst_zcam_src_start (GstBaseSrc *src)
 {
   GstZcamSrc *self = GST_ZCAM_SRC (src);
   State *st = self->state;
-  st->wake.reset (eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!st->wake) {
+  if (int ret = st->wake.open ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-        ("eventfd: %s", g_strerror (errno)));
+        ("eventfd: %s", g_strerror (-ret)));
     return FALSE;
   }
   GST_OBJECT_LOCK (self);
-  st->stats = Stats ();
+  st->stats = zc::Stats ();
   st->mode = st->props.fence_mode;
   GST_OBJECT_UNLOCK (self);
   st->negotiated = false;
@@ -574,9 +364,9 @@ gst_zcam_src_stop (GstBaseSrc *src)
 {
   GstZcamSrc *self = GST_ZCAM_SRC (src);
   State *st = self->state;
-  stop_streaming (self);
+  self->state->stop_streaming ();
   st->negotiated = false;
-  st->wake.reset ();
+  st->wake.close ();
   return TRUE;
 }
 
@@ -622,7 +412,7 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
   if (!st->slots.empty ()) {
     /* The device keeps its layout while buffers of it exist: start over. */
     GST_INFO_OBJECT (self, "renegotiating: ending the current stream");
-    stop_streaming (self);
+    self->state->stop_streaming ();
     st->dev.close ();
     if (st->dev.open (st->device_path) < 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
@@ -791,7 +581,7 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
 
   /* Buffers live for the whole stream; only a new format makes new ones. */
   if (st->slots.empty ()) {
-    if (!create_slots (self, count))
+    if (!st->create_slots (count))
       return FALSE;
     GST_INFO_OBJECT (self, "%u buffers (asked %u, downstream min %u max %u), "
         "%s mode%s", count, want, min, max,
@@ -833,7 +623,7 @@ gst_zcam_src_unlock (GstBaseSrc *src)
   State *st = GST_ZCAM_SRC (src)->state;
   std::lock_guard<std::mutex> lock (st->lock);
   st->flushing = true;
-  wake_up (st);
+  st->wake_up ();
   return TRUE;
 }
 
@@ -843,138 +633,8 @@ gst_zcam_src_unlock_stop (GstBaseSrc *src)
   State *st = GST_ZCAM_SRC (src)->state;
   std::lock_guard<std::mutex> lock (st->lock);
   st->flushing = false;
-  guint64 v;
-  while (st->wake && read (st->wake.get (), &v, sizeof (v)) > 0) {
-  }
+  st->wake.clear ();
   return TRUE;
-}
-
-/* ---- streaming ---- */
-
-namespace {
-
-enum class Step { PUSH, WAIT, FLUSHING, ERROR };
-
-struct Warning
-{
-  guint64 sequence;
-  gint error;
-};
-
-} // namespace
-
-/* Queues slot @i (State::lock held). 0 or -errno. */
-static int
-queue_slot (GstZcamSrc *self, size_t i)
-{
-  State *st = self->state;
-  Slot &s = st->slots[i];
-  UniqueFd out;
-  guint64 seq = 0;
-  guint32 index = 0;
-  int ret = st->dev.queue (s.dmabuf_fd, s.release_fence.get (), out, seq,
-      index);
-  if (ret < 0)
-    return ret;
-  s.release_fence.reset ();
-  s.acquire_fence = std::move (out);
-  s.in_kernel = true;
-  s.sequence = seq;
-  if (st->have_last_seq && seq != st->last_queued_seq + 1) {
-    GST_OBJECT_LOCK (self);
-    st->stats.drops += seq - st->last_queued_seq - 1;
-    GST_OBJECT_UNLOCK (self);
-    GST_DEBUG_OBJECT (self, "device dropped %" G_GUINT64_FORMAT " frames "
-        "before %" G_GUINT64_FORMAT, seq - st->last_queued_seq - 1, seq);
-  }
-  st->have_last_seq = true;
-  st->last_queued_seq = seq;
-  return 0;
-}
-
-/* Reads all pending completion events (State::lock held). */
-static int
-drain_events (GstZcamSrc *self, std::vector<Warning> &warnings)
-{
-  State *st = self->state;
-  struct zcam_event ev;
-  int ret;
-  while ((ret = st->dev.read_event (ev)) == 0) {
-    if (ev.type != ZCAM_EVENT_FRAME)
-      continue;
-    auto it = std::find_if (st->slots.begin (), st->slots.end (),
-        [&] (const Slot &s) { return s.in_kernel && s.sequence == ev.sequence; });
-    if (it == st->slots.end ()) {
-      GST_DEBUG_OBJECT (self, "event for unknown frame %" G_GUINT64_FORMAT,
-          (guint64) ev.sequence);
-      continue;
-    }
-    it->in_kernel = false;
-    it->timestamp_ns = ev.timestamp_ns;
-    if (ev.flags & ZCAM_EVENT_ERROR) {
-      GST_OBJECT_LOCK (self);
-      st->stats.fence_errors++;
-      GST_OBJECT_UNLOCK (self);
-      warnings.push_back ({ev.sequence, ev.error});
-      it->acquire_fence.reset ();
-      /* Late mode: the frame is dropped, the buffer goes back in. */
-      continue;
-    }
-    if (st->mode == GST_ZCAM_SRC_FENCE_MODE_LATE || st->copy) {
-      it->ready = true;
-      st->ready.push_back (it - st->slots.begin ());
-    }
-  }
-  return ret == -EAGAIN ? 0 : ret;
-}
-
-/* Decides the next step with State::lock held; *out = slot to push. */
-static Step
-next_step (GstZcamSrc *self, std::vector<Warning> &warnings, size_t *out,
-    int *err)
-{
-  State *st = self->state;
-  if (st->flushing)
-    return Step::FLUSHING;
-  int ret = drain_events (self, warnings);
-  if (ret < 0) {
-    *err = ret;
-    return Step::ERROR;
-  }
-  const bool early = st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !st->copy;
-
-  /* Queue every buffer that is back and idle: in early mode one at a time,
-   * and that one is pushed right away. */
-  for (size_t i = 0; i < st->slots.size (); i++) {
-    Slot &s = st->slots[i];
-    if (s.downstream || s.in_kernel || s.ready || !s.buffer)
-      continue;
-    ret = queue_slot (self, i);
-    if (ret < 0) {
-      *err = ret;
-      return Step::ERROR;
-    }
-    if (!st->streaming) {
-      ret = st->dev.stream_on (st->fps_n, st->fps_d);
-      if (ret < 0) {
-        *err = ret;
-        return Step::ERROR;
-      }
-      st->streaming = true;
-      st->t0_ns = monotonic_ns ();
-    }
-    if (early) {
-      *out = i;
-      return Step::PUSH;
-    }
-  }
-  if (!early && !st->ready.empty ()) {
-    *out = st->ready.front ();
-    st->ready.pop_front ();
-    st->slots[*out].ready = false;
-    return Step::PUSH;
-  }
-  return Step::WAIT;
 }
 
 static GstFlowReturn
@@ -998,7 +658,7 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     guint64 seq = 0, ts = 0;
     {
       std::lock_guard<std::mutex> lock (st->lock);
-      step = next_step (self, warnings, &idx, &err);
+      step = st->next_step (warnings, &idx, &err);
       kernel_busy = std::any_of (st->slots.begin (), st->slots.end (),
           [] (const Slot &s) { return s.in_kernel; });
       if (step == Step::PUSH) {
@@ -1038,7 +698,7 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     if (step == Step::WAIT) {
       struct pollfd pfd[2] = {
         {st->dev.fd (), POLLIN, 0},
-        {st->wake.get (), POLLIN, 0},
+        {st->wake.fd (), POLLIN, 0},
       };
       int ms = kernel_busy ? int (timeout / GST_MSECOND) : -1;
       int n;
@@ -1051,11 +711,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
             ("no completion within %" GST_TIME_FORMAT, GST_TIME_ARGS (timeout)));
         return GST_FLOW_ERROR;
       }
-      if (pfd[1].revents) {
-        guint64 v;
-        while (read (st->wake.get (), &v, sizeof (v)) > 0) {
-        }
-      }
+      if (pfd[1].revents)
+        st->wake.clear ();
       continue;
     }
 
@@ -1180,14 +837,13 @@ gst_zcam_src_class_init (GstZcamSrcClass *klass)
   /**
    * GstZcamSrc:stats:
    *
-   * Counters of the current stream: frames (pushed), drops (frames the
-   * device lost: sequence gaps), fence-errors (frames whose fence
-   * signalled an error) and latency (ns, the minimum latency reported).
+   * Counters of the current stream (the common fields of docs/elements.md):
+   * frames (pushed), dropped (frames the device lost: sequence gaps),
+   * fence-errors (frames whose fence signalled an error) and latency (ns,
+   * the minimum latency answered in LATENCY queries).
    */
-  g_properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
-      "Frames, drops, fence errors and latency of the stream",
-      GST_TYPE_STRUCTURE,
-      GParamFlags (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_properties[PROP_STATS] = zc::stats_param_spec (
+      "Frames, drops, fence errors and latency of the stream");
   g_object_class_install_properties (gobject_class, N_PROPERTIES, g_properties);
 
   GstCaps *caps = template_caps ();
@@ -1217,7 +873,7 @@ gst_zcam_src_class_init (GstZcamSrcClass *klass)
 static void
 gst_zcam_src_init (GstZcamSrc *self)
 {
-  self->state = new State;
+  self->state = new State (self);
   gst_video_info_init (&self->state->info);
   gst_video_info_init (&self->state->plain_info);
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);

@@ -152,8 +152,8 @@ class Bench:
         out["encoder"] = q.get("mmap", 0) * fb / n
         ins = r.get("inspect", {}).get("kms")
         sink = r.get("sink_stats", {})
-        if "copied" in sink:
-            out["display"] = sink["copied"] * fb / max(1, r.get("frames_seen", 1))
+        if "copies" in sink:
+            out["display"] = sink["copies"] * fb / max(1, r.get("frames_seen", 1))
         elif ins is not None and not ins.get("dmabuf"):
             out["display"] = fb    # kmssink copies what it cannot import
         else:
@@ -492,15 +492,15 @@ def report_text(res):
     for r in res["latency"]:
         if not r.get("ok"):
             st = r.get("sink_stats") or {}
-            why = r.get("error") or "no commit in the window: shown %s, dropped %s" % (
-                st.get("shown"), st.get("dropped"))
+            why = r.get("error") or "no commit in the window: shown %s, replaced %s" % (
+                st.get("shown"), st.get("replaced"))
             rows.append([r["case"]] + ["-"] * 3 + [str(r.get("commits", 0)), "%s/%s" % (
                 r.get("pushed_fence_pending"), r.get("pushed")), why[:70]])
             continue
         st = r.get("sink_stats") or {}
         rows.append([r["case"], fmt_ms(r["p50_ms"]), fmt_ms(r["p90_ms"]), fmt_ms(r["p99_ms"]),
                      str(r["commits"]), "%s/%s" % (r["pushed_fence_pending"], r["pushed"]),
-                     "shown %s, dropped %s" % (st.get("shown"), st.get("dropped"))])
+                     "shown %s, replaced %s" % (st.get("shown"), st.get("replaced"))])
     out.append(table(rows, ["case", "p50", "p90", "p99", "commits",
                             "pushed before fence", "zckmssink"]))
     out.append("")

@@ -426,9 +426,9 @@ int main(int argc, char **argv)
 	check(vmaps >= n_encoded, fmt("the encoder mapped zcam's buffers: %" G_GUINT64_FORMAT
 				      " vmaps for %zu frames", vmaps, n_encoded));
 	if (!pat.nv12) {
-		check(stat_u64(disp, "copied") == 0 && stat_u64(disp, "shown") > 0,
+		check(stat_u64(disp, "copies") == 0 && stat_u64(disp, "shown") > 0,
 		      fmt("zckmssink showed %" G_GUINT64_FORMAT " frames, copied %" G_GUINT64_FORMAT,
-			  stat_u64(disp, "shown"), stat_u64(disp, "copied")));
+			  stat_u64(disp, "shown"), stat_u64(disp, "copies")));
 		check(attached > 0, fmt("the display attached zcam's dma-bufs (%u buffers)", attached));
 		check_display(drm.fd(), out, pat, obs->last_displayed);
 	}

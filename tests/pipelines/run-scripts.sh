@@ -2,7 +2,7 @@
 # Runs every script in pipelines/ that says "Verified: in the test VM" (VM
 # suite) with a short frame count and checks what it produced:
 #   - zcamsrc's frame count, zcfence (mode=wait) pushing every frame,
-#     zckmssink's shown > 0 and copied = 0 (zc-run
+#     zckmssink's shown > 0 and copies = 0 (zc-run
 #     prints the stats at EOS),
 #   - encoded files are well-formed FWHT with one frame per captured frame
 #     (tests/common/fwhtinfo.py),
@@ -58,9 +58,9 @@ check_src() { # OUT EXPECTED_FRAMES
 	[ "$n" = "$2" ] || fail "$(basename "$1"): zcamsrc frames=$n, expected $2"
 }
 check_sink() { # OUT
-	shown=$(stat "$1" zckmssink0 shown) copied=$(stat "$1" zckmssink0 copied)
+	shown=$(stat "$1" zckmssink0 shown) copies=$(stat "$1" zckmssink0 copies)
 	[ "${shown:-0}" -gt 0 ] || fail "$(basename "$1"): zckmssink shown=$shown"
-	[ "$copied" = 0 ] || fail "$(basename "$1"): zckmssink copied=$copied, expected 0"
+	[ "$copies" = 0 ] || fail "$(basename "$1"): zckmssink copies=$copies, expected 0"
 }
 check_fence() { # OUT EXPECTED_FRAMES: zcfence let every frame through
 	n=$(stat "$1" zcfence0 pushed) mode=$(stat "$1" zcfence0 mode)

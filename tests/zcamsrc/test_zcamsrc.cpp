@@ -306,7 +306,7 @@ run_faults (const char *mode)
     gst_buffer_unref (buf);
   }
   fail_unless (discont >= 1);
-  fail_unless (stat_u64 (h, "drops") >= 4);
+  fail_unless (stat_u64 (h, "dropped") >= 4);
   fail_unless_equals_uint64 (stat_u64 (h, "fence-errors"), 3);
 
   std::set<guint64> warned;

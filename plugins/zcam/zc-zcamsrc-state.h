@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * zcamsrc: the stream state (zc::ZcamSrcState), a class of its own so that
+ * the element's GObject functions stay thin. It owns the device, the
+ * stream's buffers (slots) and the decisions of the streaming loop: which
+ * buffer to queue, when to push, what a completion event means.
+ */
+#pragma once
+
+#include "gstzcamsrc.h"
+#include "zc-unique-fd.h"
+#include "zc-wakeup.h"
+#include "zc-zcam-device.h"
+
+#include <gst/video/video.h>
+
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#define DEFAULT_FENCE_MODE GST_ZCAM_SRC_FENCE_MODE_EARLY
+#define DEFAULT_NUM_BUFFERS_POOL 4
+
+namespace zc {
+
+/* One of the stream's buffers. */
+struct Slot
+{
+  /* Our reference while the buffer is here (not downstream). */
+  GstBuffer *buffer = nullptr;
+  int dmabuf_fd = -1;            /* owned by the buffer's memory */
+  bool in_kernel = false;        /* queued, completion event not read yet */
+  bool downstream = false;       /* handed out, not returned yet */
+  bool ready = false;            /* late mode: complete, waiting for push */
+  UniqueFd release_fence;        /* merged release fences of the last lap */
+  UniqueFd acquire_fence;        /* out-fence of the current capture */
+  guint64 sequence = 0;
+  guint64 timestamp_ns = 0;      /* completion time (late mode) */
+};
+
+struct Props
+{
+  std::string device;
+  GstZcamSrcFenceMode fence_mode = DEFAULT_FENCE_MODE;
+  guint num_buffers_pool = DEFAULT_NUM_BUFFERS_POOL;
+};
+
+struct Stats
+{
+  guint64 frames = 0;
+  guint64 dropped = 0;           /* sequence gaps: frames the device lost */
+  guint64 fence_errors = 0;
+  guint64 latency = 0;           /* minimum latency answered (ns) */
+};
+
+/* What the streaming loop does next. */
+enum class Step { PUSH, WAIT, FLUSHING, ERROR };
+
+/* A frame whose fence signalled an error, to be posted as a warning. */
+struct Warning
+{
+  guint64 sequence;
+  gint error;
+};
+
+/*
+ * Threads: the streaming thread (create, allocation), the application's
+ * (state changes, properties, unlock) and whichever thread drops the last
+ * reference of a buffer (buffer_returned, through the pool).
+ *
+ * Lock order: the pool's lock, then ZcamSrcState::lock, then the element's
+ * GST_OBJECT_LOCK. The streaming thread never holds lock while calling
+ * into the pool.
+ */
+class ZcamSrcState
+{
+public:
+  explicit ZcamSrcState (GstZcamSrc *element) : self_ (element) {}
+  ZcamSrcState (const ZcamSrcState &) = delete;
+  ZcamSrcState &operator= (const ZcamSrcState &) = delete;
+
+  /* Under GST_OBJECT_LOCK. */
+  Props props;
+  Stats stats;
+
+  /* Streaming thread and state changes only. */
+  zc::ZcamDevice dev;
+  std::string device_path;
+  GstAllocator *allocator = nullptr;
+  GstBufferPool *pool = nullptr;
+  GstVideoInfo info;             /* with the kernel's strides and offsets */
+  GstVideoInfo plain_info;       /* default layout, for copies */
+  struct zcam_format format = {};  /* as the kernel set it */
+  bool negotiated = false;
+  bool dmabuf_caps = false;
+  bool copy = false;
+  GstZcamSrcFenceMode mode = DEFAULT_FENCE_MODE;
+  guint fps_n = 0, fps_d = 1;
+  GstClockTime period = GST_CLOCK_TIME_NONE;
+  bool streaming = false;
+  guint64 t0_ns = 0;             /* monotonic time of STREAMON */
+  bool have_last_seq = false;
+  guint64 last_queued_seq = 0;
+  guint64 last_pushed_seq = 0;
+  bool pushed_any = false;
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+  Wakeup wake;                   /* a buffer came back, or unlock */
+
+  /* Protects the fields below. */
+  std::mutex lock;
+  std::vector<Slot> slots;
+  std::deque<size_t> ready;      /* late mode: completed, in order */
+  bool flushing = false;
+
+  /* Creates @count buffers of the negotiated format and the pool that
+   * recycles them; posts the error and returns false on failure. */
+  bool create_slots (guint count);
+  /* Ends the stream: STREAMOFF, buffers freed (those downstream when they
+   * come back), old completion events dropped. */
+  void stop_streaming ();
+  /* Decides the next step with lock held; *out = slot to push. */
+  Step next_step (std::vector<Warning> &warnings, size_t *out, int *err);
+  /* Wakes the streaming loop (lock held or not). */
+  void wake_up () { wake.signal (); }
+
+private:
+  void free_slots ();
+  int queue_slot (size_t i);
+  int drain_events (std::vector<Warning> &warnings);
+  static void buffer_returned (gpointer user_data, GstBuffer *buffer);
+
+  GstZcamSrc *const self_;       /* the element, for messages and stats */
+};
+
+} // namespace zc
