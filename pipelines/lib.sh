@@ -1,7 +1,7 @@
 # Sourced by the scripts in pipelines/: common settings and helpers.
 # shellcheck shell=sh disable=SC2034
 #   $top       the checkout
-#   $launch    build/pipelines/zc-run when built (prints the elements' stats
+#   $launch    build/tools/zc-run when built (prints the elements' stats
 #              at EOS), else gst-launch-1.0
 #   usage()    prints the script's leading comment block and its options
 #   have ELEMENT   true when GStreamer knows ELEMENT
@@ -12,8 +12,8 @@ build=${ZC_BUILD:-$top/build}
 if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -d "$build/plugins" ]; then
 	export GST_PLUGIN_PATH="$build/plugins"
 fi
-if [ -x "$build/pipelines/zc-run" ]; then
-	launch="$build/pipelines/zc-run"
+if [ -x "$build/tools/zc-run" ]; then
+	launch="$build/tools/zc-run"
 else
 	launch="gst-launch-1.0 -e"
 fi

@@ -2,7 +2,7 @@
 /*
  * GstZcAllocator on the host: backend selection and the memfd backend.
  */
-#include "zc-test.h"
+#include "zc-check.h"
 
 #include <cstring>
 

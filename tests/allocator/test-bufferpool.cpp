@@ -4,7 +4,7 @@
  * fences): recycling identity, video meta and alignment, min/max,
  * exhaustion, flushing, release fences, no fd leaks.
  */
-#include "zc-test.h"
+#include "zc-check.h"
 
 
 static GstBufferPool *

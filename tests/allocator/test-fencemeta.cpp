@@ -3,7 +3,7 @@
  * GstZcFenceMeta lifetime and transform rules, and the fence helpers, with
  * pipe fds standing in for fences (no sync_file can be made on the host).
  */
-#include "zc-test.h"
+#include "zc-check.h"
 
 GST_START_TEST (test_meta_owns_fds)
 {

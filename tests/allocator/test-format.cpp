@@ -3,7 +3,7 @@
  * The format table and gst_zc_format_compute_layout(), for every format,
  * odd sizes and several alignments.
  */
-#include "zc-test.h"
+#include "zc-check.h"
 
 
 static constexpr guint32

@@ -4,7 +4,7 @@
  * pool buffers whose CPU maps wait for the frame's fence, fence error
  * status, and all dma-bufs released with the pool.
  */
-#include "zc-test.h"
+#include "zc-check.h"
 
 #include <zcam.h>
 

@@ -31,26 +31,8 @@
 #include <xf86drmMode.h>
 
 #include "harness.h"
+#include "zc-vgem-uapi.h"
 #include "zcam.h"
-
-/* From the kernel's include/uapi/drm/vgem_drm.h, which libdrm does not ship. */
-struct zt_vgem_fence_attach {
-	__u32 handle;
-	__u32 flags;
-	__u32 out_fence;
-	__u32 pad;
-};
-
-struct zt_vgem_fence_signal {
-	__u32 fence;
-	__u32 flags;
-};
-
-#define ZT_VGEM_FENCE_WRITE 0x1
-#define ZT_IOCTL_VGEM_FENCE_ATTACH \
-	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct zt_vgem_fence_attach)
-#define ZT_IOCTL_VGEM_FENCE_SIGNAL \
-	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct zt_vgem_fence_signal)
 
 static const char *dev_path = "/dev/zcam0";
 static char dbg_dir[256];
@@ -1020,8 +1002,8 @@ static int t_close_cancels(void)
 
 static int t_close_while_waiting(void)
 {
-	struct zt_vgem_fence_attach a = { .flags = ZT_VGEM_FENCE_WRITE };
-	struct zt_vgem_fence_signal sig = { 0 };
+	struct zc_vgem_fence_attach a = { .flags = ZC_VGEM_FENCE_WRITE };
+	struct zc_vgem_fence_signal sig = { 0 };
 	struct fence_state st;
 	struct zcam_queue q;
 	uint32_t handle;
@@ -1036,7 +1018,7 @@ static int t_close_while_waiting(void)
 	CHECK(buf >= 0);
 	CHECK(drmPrimeFDToHandle(vgem, buf, &handle) == 0);
 	a.handle = handle;
-	CHECK(drmIoctl(vgem, ZT_IOCTL_VGEM_FENCE_ATTACH, &a) == 0);
+	CHECK(drmIoctl(vgem, ZC_IOCTL_VGEM_FENCE_ATTACH, &a) == 0);
 	CHECK(qbuf(fd, buf, -1, ZCAM_QUEUE_OUT_FENCE, &q) == 0);
 	CHECK(streamon(fd, 100, 1) == 0);
 	sleep_ms(100);
@@ -1046,7 +1028,7 @@ static int t_close_while_waiting(void)
 	CHECK(now_ns() - t0 < 500000000ull);
 	CHECK(fence_info(q.out_fence_fd, &st) == 0 && st.status == -ECANCELED);
 	sig.fence = a.out_fence;
-	CHECK(drmIoctl(vgem, ZT_IOCTL_VGEM_FENCE_SIGNAL, &sig) == 0);
+	CHECK(drmIoctl(vgem, ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig) == 0);
 	return ZT_PASS;
 }
 
@@ -1153,8 +1135,8 @@ static int t_fence_delay(void)
 /* vgem holds a WRITE fence on the buffer; capture waits until it signals. */
 static int vgem_fence_case(bool explicit_in_fence)
 {
-	struct zt_vgem_fence_attach a = { .flags = ZT_VGEM_FENCE_WRITE };
-	struct zt_vgem_fence_signal sig = { 0 };
+	struct zc_vgem_fence_attach a = { .flags = ZC_VGEM_FENCE_WRITE };
+	struct zc_vgem_fence_signal sig = { 0 };
 	struct fence_state st;
 	struct zcam_format f;
 	struct zcam_queue q;
@@ -1173,7 +1155,7 @@ static int vgem_fence_case(bool explicit_in_fence)
 	CHECK(map != MAP_FAILED);
 	CHECK(drmPrimeFDToHandle(vgem, buf, &handle) == 0);
 	a.handle = handle;
-	CHECK(drmIoctl(vgem, ZT_IOCTL_VGEM_FENCE_ATTACH, &a) == 0);
+	CHECK(drmIoctl(vgem, ZC_IOCTL_VGEM_FENCE_ATTACH, &a) == 0);
 	if (explicit_in_fence) {
 		/* What a consumer hands back as its release fence. */
 		in = export_sync_file(buf, DMA_BUF_SYNC_WRITE);
@@ -1188,7 +1170,7 @@ static int vgem_fence_case(bool explicit_in_fence)
 	CHECK(map[0] == 0);
 	t_signal = now_ns();
 	sig.fence = a.out_fence;
-	CHECK(drmIoctl(vgem, ZT_IOCTL_VGEM_FENCE_SIGNAL, &sig) == 0);
+	CHECK(drmIoctl(vgem, ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig) == 0);
 	CHECK(fence_wait(q.out_fence_fd, 5000) == 0);
 	CHECK(fence_info(q.out_fence_fd, &st) == 0 && st.status == 1);
 	CHECK(st.timestamp_ns >= t_signal);
@@ -1210,8 +1192,8 @@ static int t_vgem_in_fence(void)
 
 static int t_in_fence_timeout(void)
 {
-	struct zt_vgem_fence_attach a = { .flags = ZT_VGEM_FENCE_WRITE };
-	struct zt_vgem_fence_signal sig = { 0 };
+	struct zc_vgem_fence_attach a = { .flags = ZC_VGEM_FENCE_WRITE };
+	struct zc_vgem_fence_signal sig = { 0 };
 	struct fence_state st;
 	struct zcam_event ev;
 	struct zcam_queue q;
@@ -1228,7 +1210,7 @@ static int t_in_fence_timeout(void)
 	CHECK(buf >= 0);
 	CHECK(drmPrimeFDToHandle(vgem, buf, &handle) == 0);
 	a.handle = handle;
-	CHECK(drmIoctl(vgem, ZT_IOCTL_VGEM_FENCE_ATTACH, &a) == 0);
+	CHECK(drmIoctl(vgem, ZC_IOCTL_VGEM_FENCE_ATTACH, &a) == 0);
 	in = export_sync_file(buf, DMA_BUF_SYNC_WRITE);
 	CHECK(in >= 0);
 	CHECK(qbuf(fd, buf, in, ZCAM_QUEUE_IN_FENCE | ZCAM_QUEUE_OUT_FENCE, &q) == 0);
@@ -1239,7 +1221,7 @@ static int t_in_fence_timeout(void)
 	CHECK(ev.timestamp_ns - t0 >= 200000000ull);
 	CHECK(fence_info(q.out_fence_fd, &st) == 0 && st.status == -ETIMEDOUT);
 	sig.fence = a.out_fence;
-	CHECK(drmIoctl(vgem, ZT_IOCTL_VGEM_FENCE_SIGNAL, &sig) == 0);
+	CHECK(drmIoctl(vgem, ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig) == 0);
 	return ZT_PASS;
 }
 

@@ -15,7 +15,7 @@
 set -u
 top=$1 build=$2
 [ -e /dev/zcam0 ] || { echo "no /dev/zcam0: run inside the test VM" >&2; exit 77; }
-[ -x "$build/pipelines/zc-run" ] || { echo "zc-run not built" >&2; exit 1; }
+[ -x "$build/tools/zc-run" ] || { echo "zc-run not built" >&2; exit 1; }
 export ZC_BUILD="$build"
 tmp=$(mktemp -d /tmp/pipelines-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -3,34 +3,19 @@
 // zcamsrc against the zcam device in the test VM: caps from the device,
 // frames checked in pixels (the sequence code of the zcam pattern), early
 // and late fence modes, fault injection, errors, state cycles and leaks.
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
-#include <gst/allocators/allocators.h>
-#include <gst/video/video.h>
-#include <gst/zerocopy/zerocopy.h>
-
-#include <dirent.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
 
-#define DEBUGFS "/sys/kernel/debug/zcam/zcam0/"
+#include "zc-check.h"
 
-static int
-count_fds ()
-{
-  int n = 0;
-  DIR *d = opendir ("/proc/self/fd");
-  while (d && readdir (d))
-    n++;
-  if (d)
-    closedir (d);
-  return n;
-}
+#include <gst/allocators/allocators.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+
+#define DEBUGFS "/sys/kernel/debug/zcam/zcam0/"
 
 static void
 debugfs_write (const char *knob, int value)
@@ -75,12 +60,8 @@ stat_u64 (GstHarness *h, const char *field)
 {
   GstElement *src = gst_harness_find_element (h, "zcamsrc");
   fail_unless (src != NULL);
-  GstStructure *s = NULL;
-  g_object_get (src, "stats", &s, NULL);
+  guint64 v = zc_test_stat (src, field);
   gst_object_unref (src);
-  guint64 v = 0;
-  fail_unless (gst_structure_get_uint64 (s, field, &v));
-  gst_structure_free (s);
   return v;
 }
 
@@ -454,7 +435,7 @@ GST_END_TEST;
 // or fence of zcam is left behind.
 GST_START_TEST (test_state_cycles_and_leaks)
 {
-  int fds_before = count_fds ();
+  int fds_before = zc_test_count_fds ();
   long long bufs_before = zcam_stat ("live_buffers");
   long long fences_before = zcam_stat ("live_fences");
   fail_unless (bufs_before >= 0 && fences_before >= 0);
@@ -480,7 +461,7 @@ GST_START_TEST (test_state_cycles_and_leaks)
     gst_object_unref (bus);
     gst_object_unref (pipe);
   }
-  fail_unless_equals_int (count_fds (), fds_before);
+  fail_unless_equals_int (zc_test_count_fds (), fds_before);
   // Fences are freed once the last sync_file and the dma-bufs drop them.
   for (int i = 0; i < 100 && zcam_stat ("live_fences") != fences_before; i++)
     g_usleep (10000);
@@ -492,7 +473,7 @@ GST_END_TEST;
 // A buffer kept past NULL stays valid and is freed when dropped.
 GST_START_TEST (test_buffer_outlives_element)
 {
-  int fds_before = count_fds ();
+  int fds_before = zc_test_count_fds ();
   GstHarness *h = make_harness ("fence-mode=late",
       "video/x-raw(memory:DMABuf),format=BGRx,width=320,height=240,"
       "framerate=60/1");
@@ -501,7 +482,7 @@ GST_START_TEST (test_buffer_outlives_element)
   gst_harness_teardown (h);
   check_bgrx_frame (buf, seq);
   gst_buffer_unref (buf);
-  fail_unless_equals_int (count_fds (), fds_before);
+  fail_unless_equals_int (zc_test_count_fds (), fds_before);
 }
 GST_END_TEST;
 

@@ -42,12 +42,7 @@ fence_harness (const char *mode, guint64 timeout_ns)
 guint64
 stat_u64 (GstElement *e, const char *field)
 {
-  GstStructure *s = NULL;
-  g_object_get (e, "stats", &s, NULL);
-  guint64 v = 0;
-  fail_unless (s && gst_structure_get_uint64 (s, field, &v), "no %s", field);
-  gst_structure_free (s);
-  return v;
+  return zc_test_stat (e, field);
 }
 
 std::string

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // zckmssink on vkms: what the CRTC composed is read back through the
-// writeback connector (tests/common/kmstest) and compared with the source.
+// writeback connector (tools/kmstest) and compared with the source.
 // The sink gets the test's DRM fd (fd property) so that the test, as the
 // same DRM master, can route the writeback connector between frames.
 // Source frames are dumb buffers of a second vkms fd, exported as dma-bufs

@@ -5,27 +5,11 @@
  */
 #pragma once
 
-#include "zc-test.h"
+#include "zc-check.h"
 
-#include <drm.h>
+#include "zc-vgem-uapi.h"
+
 #include <sys/ioctl.h>
-
-/* include/uapi/drm/vgem_drm.h (not shipped by libdrm). */
-struct zc_vgem_fence_attach {
-  __u32 handle;
-  __u32 flags;
-  __u32 out_fence;
-  __u32 pad;
-};
-struct zc_vgem_fence_signal {
-  __u32 fence;
-  __u32 flags;
-};
-#define ZC_VGEM_FENCE_WRITE 0x1
-#define ZC_IOCTL_VGEM_FENCE_ATTACH \
-  DRM_IOWR (DRM_COMMAND_BASE + 0x1, struct zc_vgem_fence_attach)
-#define ZC_IOCTL_VGEM_FENCE_SIGNAL \
-  DRM_IOW (DRM_COMMAND_BASE + 0x2, struct zc_vgem_fence_signal)
 
 /* Exits with 77 outside the test VM (no DRM at all); inside it, a missing
  * vgem is a failure. */

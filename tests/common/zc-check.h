@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Helpers shared by the libgstzerocopy-1.0 tests.
+ * The check header of the gst-check tests (library and elements): fds,
+ * fences that tests control, bufinfo, DRM cards, element stats.
  */
 #pragma once
 
@@ -118,4 +119,17 @@ zc_test_find_card (const char *driver)
       return path;
   }
   return "";
+}
+
+/* A guint64 field of @element's `stats` structure; fails when absent. */
+static inline guint64
+zc_test_stat (GstElement *element, const char *field)
+{
+  GstStructure *s = NULL;
+  g_object_get (element, "stats", &s, NULL);
+  guint64 v = 0;
+  fail_unless (s && gst_structure_get_uint64 (s, field, &v), "no stat %s",
+      field);
+  gst_structure_free (s);
+  return v;
 }

@@ -102,16 +102,15 @@ DumbBuffer &DumbBuffer::operator=(DumbBuffer &&o) noexcept
 {
 	if (this != &o) {
 		this->~DumbBuffer();
+		bo = std::move(o.bo);
 		fd = o.fd;
 		handle = o.handle;
-		fb_id = o.fb_id;
+		fb_id = std::exchange(o.fb_id, 0);
 		width = o.width;
 		height = o.height;
 		pitch = o.pitch;
 		size = o.size;
-		map = o.map;
-		o.map = nullptr;
-		o.fb_id = 0;
+		map = std::exchange(o.map, nullptr);
 		o.handle = 0;
 	}
 	return *this;
@@ -119,15 +118,9 @@ DumbBuffer &DumbBuffer::operator=(DumbBuffer &&o) noexcept
 
 DumbBuffer::~DumbBuffer()
 {
-	if (map)
-		munmap(map, size);
 	if (fb_id)
 		drmModeRmFB(fd, fb_id);
-	if (handle) {
-		drm_mode_destroy_dumb d{};
-		d.handle = handle;
-		drmIoctl(fd, DRM_IOCTL_MODE_DESTROY_DUMB, &d);
-	}
+	bo.reset();
 	map = nullptr;
 	fb_id = 0;
 	handle = 0;
@@ -136,16 +129,13 @@ DumbBuffer::~DumbBuffer()
 int DumbBuffer::create(int drm_fd, uint32_t w, uint32_t h, DumbBuffer &out)
 {
 	DumbBuffer b;
+	int ret = b.bo.create(drm_fd, w, h, 32);
+	if (ret < 0)
+		return ret;
 	b.fd = drm_fd;
-	drm_mode_create_dumb c{};
-	c.width = w;
-	c.height = h;
-	c.bpp = 32;
-	if (drmIoctl(drm_fd, DRM_IOCTL_MODE_CREATE_DUMB, &c))
-		return neg_errno();
-	b.handle = c.handle;
-	b.pitch = c.pitch;
-	b.size = c.size;
+	b.handle = b.bo.handle();
+	b.pitch = b.bo.pitch();
+	b.size = b.bo.size();
 	b.width = w;
 	b.height = h;
 
@@ -154,25 +144,12 @@ int DumbBuffer::create(int drm_fd, uint32_t w, uint32_t h, DumbBuffer &out)
 	uint32_t offsets[4] = {};
 	if (drmModeAddFB2(drm_fd, w, h, DRM_FORMAT_XRGB8888, handles, pitches, offsets, &b.fb_id, 0))
 		return neg_errno();
-
-	drm_mode_map_dumb m{};
-	m.handle = b.handle;
-	if (drmIoctl(drm_fd, DRM_IOCTL_MODE_MAP_DUMB, &m))
-		return neg_errno();
-	void *p = mmap(nullptr, b.size, PROT_READ | PROT_WRITE, MAP_SHARED, drm_fd, m.offset);
-	if (p == MAP_FAILED)
-		return neg_errno();
-	b.map = static_cast<uint8_t *>(p);
+	ret = b.bo.map();
+	if (ret < 0)
+		return ret;
+	b.map = b.bo.data();
 	out = std::move(b);
 	return 0;
-}
-
-int DumbBuffer::export_dmabuf() const
-{
-	int prime = -1;
-	if (drmPrimeHandleToFD(fd, handle, DRM_CLOEXEC | DRM_RDWR, &prime))
-		return neg_errno();
-	return prime;
 }
 
 namespace {

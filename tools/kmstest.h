@@ -14,6 +14,8 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
+#include "zc-drm-dumb.h"
+
 namespace zctest {
 
 // An open DRM node, closed on destruction.
@@ -63,7 +65,10 @@ struct DumbBuffer {
 		return reinterpret_cast<const uint32_t *>(map + size_t(y) * pitch);
 	}
 	// Exports the buffer as a dma-buf fd (PRIME), -errno on failure.
-	int export_dmabuf() const;
+	int export_dmabuf() const { return bo.export_dmabuf(); }
+
+private:
+	zc::DumbBuffer bo; // the buffer object; the fields above mirror it
 };
 
 // Returns the id of the property `name` of a KMS object, 0 when absent.
