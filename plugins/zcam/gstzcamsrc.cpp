@@ -296,7 +296,6 @@ open_device (GstZcamSrc *self)
         ("open/QUERYCAP: %s", g_strerror (-ret)));
     return FALSE;
   }
-  st->device_path = path;
 
   /* CPU maps through this allocator wait (bounded) for the frame's fence,
    * so a CPU consumer of an early-pushed buffer never reads a half frame.
@@ -413,10 +412,9 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
     /* The device keeps its layout while buffers of it exist: start over. */
     GST_INFO_OBJECT (self, "renegotiating: ending the current stream");
     self->state->stop_streaming ();
-    st->dev.close ();
-    if (st->dev.open (st->device_path) < 0) {
+    if (st->dev.reopen () < 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
-          ("Could not reopen %s.", st->device_path.c_str ()), (NULL));
+          ("Could not reopen %s.", st->dev.path ().c_str ()), (NULL));
       return FALSE;
     }
   }
@@ -430,7 +428,7 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
   if (ret < 0 || GST_VIDEO_INFO_FPS_N (&info) <= 0) {
     gchar *str = gst_caps_to_string (caps);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Device %s cannot capture %s.", st->device_path.c_str (), str),
+        ("Device %s cannot capture %s.", st->dev.path ().c_str (), str),
         ("S_FMT %s %ux%u: %s", gst_video_format_to_string (
                 GST_VIDEO_INFO_FORMAT (&info)), fmt.width, fmt.height,
             ret < 0 ? g_strerror (-ret) : "variable frame rate"));
@@ -487,7 +485,7 @@ adapt_layout (GstZcamSrc *self, GstQuery *query)
     if (ret < 0) {
       GST_ELEMENT_ERROR (self, STREAM, FORMAT,
           ("Device %s cannot lay out frames as downstream asks.",
-              st->device_path.c_str ()),
+              st->dev.path ().c_str ()),
           ("pitch alignment %u, height alignment %u: %s", needs.pitch_align,
               height_align, g_strerror (-ret)));
       return false;
@@ -512,7 +510,7 @@ adapt_layout (GstZcamSrc *self, GstQuery *query)
   if (ret < 0) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Device %s cannot lay out frames as downstream asks.",
-            st->device_path.c_str ()), ("S_FMT: %s", g_strerror (-ret)));
+            st->dev.path ().c_str ()), ("S_FMT: %s", g_strerror (-ret)));
     return false;
   }
   GST_INFO_OBJECT (self, "layout for downstream (pitch alignment %u, "
@@ -691,7 +689,7 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       return GST_FLOW_FLUSHING;
     if (step == Step::ERROR) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ,
-          ("Capture from %s failed.", st->device_path.c_str ()),
+          ("Capture from %s failed.", st->dev.path ().c_str ()),
           ("%s", g_strerror (-err)));
       return GST_FLOW_ERROR;
     }
@@ -707,7 +705,7 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       } while (n < 0 && errno == EINTR);
       if (n == 0) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
-            ("Device %s stopped delivering frames.", st->device_path.c_str ()),
+            ("Device %s stopped delivering frames.", st->dev.path ().c_str ()),
             ("no completion within %" GST_TIME_FORMAT, GST_TIME_ARGS (timeout)));
         return GST_FLOW_ERROR;
       }

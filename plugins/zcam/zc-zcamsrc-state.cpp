@@ -96,18 +96,18 @@ ZcamSrcState::stop_streaming ()
 bool
 ZcamSrcState::create_slots (guint count)
 {
-  std::vector<Slot> slots (count);
+  std::vector<Slot> fresh (count);
   for (guint i = 0; i < count; i++) {
     UniqueFd fd;
     guint64 size = 0;
     int ret = dev.create_buffer (fd, size);
     if (ret < 0) {
-      for (Slot &s : slots)
+      for (Slot &s : fresh)
         if (s.buffer)
           gst_buffer_unref (s.buffer);
       GST_ELEMENT_ERROR (self_, RESOURCE, NO_SPACE_LEFT,
           ("Could not create %u capture buffers on %s.", count,
-              device_path.c_str ()),
+              dev.path ().c_str ()),
           ("CREATE_BUF %u: %s", i, g_strerror (-ret)));
       return false;
     }
@@ -126,13 +126,13 @@ ZcamSrcState::create_slots (guint count)
     vmeta->meta.flags = GstMetaFlags (vmeta->meta.flags | GST_META_FLAG_POOLED);
     GstZcFenceMeta *fmeta = gst_zc_buffer_add_fence_meta (buf);
     fmeta->meta.flags = GstMetaFlags (fmeta->meta.flags | GST_META_FLAG_POOLED);
-    slots[i].buffer = buf;
-    slots[i].dmabuf_fd = raw;
+    fresh[i].buffer = buf;
+    fresh[i].dmabuf_fd = raw;
   }
 
   pool = gst_zcam_src_pool_new (buffer_returned, this);
   std::lock_guard<std::mutex> guard (lock);
-  slots = std::move (slots);
+  slots = std::move (fresh);
   ready.clear ();
   return true;
 }

@@ -86,7 +86,6 @@ public:
 
   /* Streaming thread and state changes only. */
   zc::ZcamDevice dev;
-  std::string device_path;
   GstAllocator *allocator = nullptr;
   GstBufferPool *pool = nullptr;
   GstVideoInfo info;             /* with the kernel's strides and offsets */
