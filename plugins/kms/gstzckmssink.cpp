@@ -9,8 +9,8 @@
  * the commit's out-fence becomes a release fence of the buffer that was on
  * screen before. Commits are non-blocking and paced by page-flip events on
  * a display thread; a frame that arrives while one is still waiting for
- * the display replaces it (counted as dropped). Other input is copied into
- * the sink's own dumb buffers (counted as copied). A render-rectangle of
+ * the display replaces it (counted as replaced). Other input is copied into
+ * the sink's own dumb buffers (counted as copies). A render-rectangle of
  * another size than the frame scales it on a plane that can; EOS is posted
  * once the last frame is on screen.
  *
@@ -21,6 +21,7 @@
  */
 #include "gstzckmssink.h"
 #include "zc-kms-device.h"
+#include "zc-stats.h"
 
 #include <gst/allocators/allocators.h>
 #include <gst/zerocopy/zerocopy.h>
@@ -645,6 +646,10 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   if (buf == st->last_buffer)
     return GST_FLOW_OK;
   gst_buffer_replace (&st->last_buffer, buf);
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    st->stats.frames++;
+  }
 
   auto f = std::make_unique<Frame> ();
   f->plane_id = st->plane_id_used;
@@ -696,11 +701,11 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
       return GST_FLOW_ERROR;
     }
     /* Said once per stream where a user looking at GST_PERFORMANCE sees it,
-     * then per frame at LOG level; the count is in stats "copied". */
+     * then per frame at LOG level; the count is in stats "copies". */
     bool first;
     {
       std::lock_guard<std::mutex> g (st->frame_lock);
-      first = st->stats.copied == 0;
+      first = st->stats.copies == 0;
     }
     const char *why = st->dmabuf_failed ? "the driver refused to import the "
         "dma-buf" : "the input is not dma-buf memory";
@@ -718,12 +723,12 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
     if (!f->buffer)
-      st->stats.copied++;
+      st->stats.copies++;
     if (!st->next) {
       st->next = std::move (f);
     } else {
       if (st->later)
-        st->stats.dropped++;    /* never shown: replaced by a newer frame */
+        st->stats.replaced++;   /* never shown: replaced by a newer frame */
       st->later = std::move (f);
     }
   }
@@ -889,18 +894,23 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
 }
 
 static GstStructure *
-make_stats (State *st)
+make_stats (GstZcKmsSink *self)
 {
+  State *st = self->state;
   std::lock_guard<std::mutex> g (st->frame_lock);
   const Stats &s = st->stats;
-  return gst_structure_new ("zckmssink-stats",
-      "shown", G_TYPE_UINT64, s.shown,
-      "dropped", G_TYPE_UINT64, s.dropped,
-      "copied", G_TYPE_UINT64, s.copied,
-      "fence-errors", G_TYPE_UINT64, s.fence_errors,
-      "fence-timeouts", G_TYPE_UINT64, s.fence_timeouts,
-      "latency", G_TYPE_UINT64, s.latency_n ?
-      s.latency_sum_us * 1000 / s.latency_n : guint64 (0), NULL);
+  return zc::stats_new (GST_ELEMENT (self), {
+        {zc::Stat::FRAMES, s.frames},
+        {zc::Stat::SHOWN, s.shown},
+        {zc::Stat::REPLACED, s.replaced},
+        /* Lost frames are exactly those whose fence failed or timed out. */
+        {zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts},
+        {zc::Stat::COPIES, s.copies},
+        {zc::Stat::FENCE_ERRORS, s.fence_errors},
+        {zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts},
+        {zc::Stat::FLIP_LATENCY, s.latency_n ?
+              s.latency_sum_us * 1000 / s.latency_n : guint64 (0)},
+      });
 }
 
 static void
@@ -910,7 +920,7 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
   State *st = self->state;
   if (prop_id == PROP_STATS) {
-    g_value_take_boxed (value, make_stats (st));
+    g_value_take_boxed (value, make_stats (self));
     return;
   }
   GST_OBJECT_LOCK (self);
@@ -1071,14 +1081,17 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   /**
    * GstZcKmsSink:stats:
    *
-   * Counters since start: shown (frames that reached the screen), dropped
-   * (replaced by a newer frame before the display was free), copied (not
-   * importable input), fence-errors, fence-timeouts, and latency (mean
+   * Counters since start, named as in every element of the plugin: frames
+   * (buffers received; a preroll buffer rendered again counts once), shown
+   * (frames that reached the screen), replaced (a newer frame took their
+   * place before the display was free), dropped (lost because their
+   * acquire fence signalled an error or timed out: fence-errors +
+   * fence-timeouts), copies (frames copied because the input was not
+   * importable), fence-errors, fence-timeouts, and flip-latency (mean
    * commit-to-flip time, ns).
    */
-  g_properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
-      "Frame counters and latency", GST_TYPE_STRUCTURE,
-      GParamFlags (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_properties[PROP_STATS] = zc::stats_param_spec ("Frame counters and "
+      "commit-to-flip latency");
   g_object_class_install_properties (gobject_class, N_PROPS, g_properties);
 
   GstCaps *caps = caps_for_formats (nullptr);

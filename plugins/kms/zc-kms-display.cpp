@@ -148,7 +148,7 @@ advance_locked (GstZcKmsSink *self)
   if (st->in_flight || st->failed)
     return -1;
   if (st->next && st->later && fence_ready (*st->later)) {
-    st->stats.dropped++;        /* never shown: a newer frame is ready */
+    st->stats.replaced++;       /* never shown: a newer frame is ready */
     st->next = std::move (st->later);
   }
   if (!st->next)

@@ -48,11 +48,19 @@ struct Frame
 };
 using FramePtr = std::unique_ptr<Frame>;
 
+/* The counters behind the stats property (zc::Stat names in brackets).
+ * Every frame counted in `frames` ends up in exactly one of shown,
+ * replaced, fence_errors or fence_timeouts, unless it is still pending or
+ * the stream stopped or failed first; `dropped` is not kept here, it is
+ * fence_errors + fence_timeouts. */
 struct Stats
 {
-  guint64 shown = 0, dropped = 0, copied = 0, fence_errors = 0;
-  guint64 fence_timeouts = 0;
-  guint64 latency_sum_us = 0, latency_n = 0;
+  guint64 frames = 0;           /* [frames] distinct buffers show_frame got */
+  guint64 shown = 0;            /* [shown] reached the screen (page flip) */
+  guint64 replaced = 0;         /* [replaced] a newer frame took its place */
+  guint64 copies = 0;           /* [copies] copied into a dumb buffer */
+  guint64 fence_errors = 0, fence_timeouts = 0;
+  guint64 latency_sum_us = 0, latency_n = 0;    /* [flip-latency] */
 };
 
 struct State
