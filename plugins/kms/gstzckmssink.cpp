@@ -21,6 +21,7 @@
  */
 #include "gstzckmssink.h"
 #include "zc-kms-device.h"
+#include "zc-kms-placement.h"
 #include "zc-stats.h"
 
 #include <gst/allocators/allocators.h>
@@ -311,84 +312,15 @@ gst_zc_kms_sink_get_caps (GstBaseSink *bsink, GstCaps *filter)
   return caps;
 }
 
-/* Clips @dst to the screen and crops @src in proportion (@src may be
- * scaled to @dst). */
-static bool
-clip_to_screen (Rect &src, Rect &dst, unsigned sw, unsigned sh)
-{
-  int x0 = MAX (dst.x, 0), y0 = MAX (dst.y, 0);
-  int x1 = MIN (dst.x + int (dst.w), int (sw));
-  int y1 = MIN (dst.y + int (dst.h), int (sh));
-  if (x1 <= x0 || y1 <= y0)
-    return false;
-  /* Source pixels per screen pixel is src.w / dst.w (1 unscaled). */
-  auto map = [](int d, unsigned s_len, unsigned d_len) {
-    return int ((int64_t (d) * s_len + d_len / 2) / d_len);
-  };
-  Rect s = src;
-  s.x = src.x + map (x0 - dst.x, src.w, dst.w);
-  s.y = src.y + map (y0 - dst.y, src.h, dst.h);
-  s.w = MAX (1, map (x1 - dst.x, src.w, dst.w) - (s.x - src.x));
-  s.h = MAX (1, map (y1 - dst.y, src.h, dst.h) - (s.y - src.y));
-  src = s;
-  dst = Rect { x0, y0, unsigned (x1 - x0), unsigned (y1 - y0) };
-  return true;
-}
-
-/* Tries @src of @fb_id at @dst on @plane with a TEST_ONLY commit. */
-static int
-test_placement (State *st, const zc::PlaneInfo &plane, uint32_t fb_id,
-    const Rect &src, const Rect &dst)
-{
-  const zc::Output &out = st->out;
-  int fd = st->dev->fd ();
-  zc::AtomicReq req;
-  uint32_t blob = 0;
-  if (drmModeCreatePropertyBlob (fd, &out.mode, sizeof (out.mode), &blob))
-    return -errno;
-  req.add (out.crtc_id, out.crtc_mode_id_prop, blob);
-  req.add (out.crtc_id, out.crtc_active_prop, 1);
-  req.add (out.connector_id, out.conn_crtc_id_prop, out.crtc_id);
-  zc::add_plane (req, plane, out.crtc_id, fb_id, src, dst);
-  const zc::PlaneInfo *primary = out.primary ();
-  if (&plane != primary) {
-    Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
-    zc::add_plane (req, *primary, out.crtc_id, st->background->fb_id (),
-        full, full);
-  }
-  int ret = req.ok () ? 0 : -EINVAL;
-  if (ret == 0 && drmModeAtomicCommit (fd, req.get (),
-          DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr))
-    ret = -errno;
-  drmModeDestroyPropertyBlob (fd, blob);
-  return ret;
-}
-
-/* force-modeset: switches to the connector's mode of the frame's size (the
- * preferred one, else the first listed) with a black background of that
- * size; the next commit is a modeset. */
+/* force-modeset: switches to the mode zc::fitting_mode() picks for the
+ * frame, with a black background of that size; the next commit is a
+ * modeset. */
 static bool
 set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
 {
   State *st = self->state;
   const unsigned w = GST_VIDEO_INFO_WIDTH (info), h = GST_VIDEO_INFO_HEIGHT (info);
-  const drmModeModeInfo *mode = nullptr;
-  for (const auto &m : st->out.modes)
-    if (m.hdisplay == w && m.vdisplay == h &&
-        (!mode || (m.type & DRM_MODE_TYPE_PREFERRED)))
-      mode = &m;
-  /* No mode of the frame's size: the smallest one that holds the frame
-   * (e.g. 4096x2160 for 3840x2160); the frame is centred on it. */
-  for (const auto &m : st->out.modes)
-    if (!mode && m.hdisplay >= w && m.vdisplay >= h) {
-      const drmModeModeInfo *best = &m;
-      for (const auto &n : st->out.modes)
-        if (n.hdisplay >= w && n.vdisplay >= h &&
-            guint64 (n.hdisplay) * n.vdisplay <
-            guint64 (best->hdisplay) * best->vdisplay)
-          best = &n;
-      mode = best;
-    }
+  const drmModeModeInfo *mode = zc::fitting_mode (st->out.modes, w, h);
   if (!mode) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("force-modeset: connector %u has no mode of %ux%u or larger.",
@@ -443,26 +375,8 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
   }
   if (force_modeset && !set_fitting_mode (self, &info))
     return FALSE;
-  const unsigned sw = st->out.mode.hdisplay, sh = st->out.mode.vdisplay;
   const unsigned w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
-  Rect src { 0, 0, w, h }, dst;
-  if (rr.w > 0 && rr.h > 0) {
-    /* A size other than the frame's asks the plane to scale. */
-    dst = Rect { rr.x, rr.y, unsigned (rr.w), unsigned (rr.h) };
-  } else {
-    /* Centred; a frame larger than the mode shows its centre. */
-    dst = Rect { (int (sw) - int (w)) / 2, (int (sh) - int (h)) / 2, w, h };
-  }
-  const bool scaled = dst.w != w || dst.h != h;
-  /* The same frame at the same place without scaling: a plane that takes
-   * this but not the scaled placement cannot scale. */
-  Rect usrc { 0, 0, w, h }, udst { dst.x, dst.y, w, h };
-  const bool unscaled_visible = clip_to_screen (usrc, udst, sw, sh);
-  if (!clip_to_screen (src, dst, sw, sh)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("The render rectangle lies outside the %ux%u screen.", sw, sh), (NULL));
-    return FALSE;
-  }
+  const char *format = gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info));
 
   /* Copy targets, also used to try the placement. */
   std::vector<std::shared_ptr<zc::DumbFb>> slots;
@@ -471,85 +385,46 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
     int ret = s->create (st->dev->fd (), &info, fourcc);
     if (ret < 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Could not allocate framebuffers for %ux%u %s.", w, h,
-              gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info))),
+          ("Could not allocate framebuffers for %ux%u %s.", w, h, format),
           ("dumb buffer: %s", g_strerror (-ret)));
       return FALSE;
     }
     slots.push_back (std::move (s));
   }
 
-  /* The first plane that accepts the placement: the primary plane, then
-   * overlays (vkms's primary plane must cover the whole CRTC). */
-  std::string tried;
-  uint32_t chosen = 0;
-  std::vector<const zc::PlaneInfo *> order;
-  if (forced_plane) {
-    if (const zc::PlaneInfo *p = st->out.find_plane (forced_plane))
-      order.push_back (p);
-    else
-      tried = "plane " + std::to_string (forced_plane) + " is not usable on CRTC " +
-          std::to_string (st->out.crtc_id);
-  } else {
-    order.push_back (st->out.primary ());
-    for (const auto &p : st->out.planes)
-      if (p.type == DRM_PLANE_TYPE_OVERLAY)
-        order.push_back (&p);
-  }
-  unsigned n_cannot_scale = 0;
+  zc::PlacementRequest req;
+  req.width = w;
+  req.height = h;
+  req.fourcc = fourcc;
+  req.format = format;
+  req.test_fb = slots[0]->fb_id ();
+  req.render_rect = rr;
+  req.plane_id = forced_plane;
+  zc::Placement pl;
+  zc::PlacementError err;
+  bool placed;
   {
     /* TEST_ONLY commits do not wait for a pending flip; the lock keeps the
      * display thread's commits out meanwhile. */
     std::lock_guard<std::mutex> g (st->frame_lock);
-    for (const zc::PlaneInfo *p : order) {
-      std::string why;
-      if (!p->supports (fourcc)) {
-        why = "format not supported";
-      } else {
-        int ret = test_placement (st, *p, slots[0]->fb_id (), src, dst);
-        if (ret == 0) {
-          chosen = p->id;
-          break;
-        }
-        if (scaled && unscaled_visible &&
-            test_placement (st, *p, slots[0]->fb_id (), usrc, udst) == 0) {
-          why = "cannot scale";
-          n_cannot_scale++;
-        } else {
-          why = std::string ("rejects this placement (") + g_strerror (-ret) +
-              ")";
-        }
-      }
-      tried += std::string (tried.empty () ? "" : "; ") +
-          (p->type == DRM_PLANE_TYPE_PRIMARY ? "primary " : "") + "plane " +
-          std::to_string (p->id) + " " + why;
-    }
+    zc::PlacementTarget target { st->dev->fd (), &st->out,
+      st->background->fb_id () };
+    placed = zc::place_frame (target, req, pl, err);
   }
-  if (!chosen && n_cannot_scale) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("No display plane can scale the %ux%u %s frame to %ux%u "
-            "(render-rectangle): %s.", w, h,
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)),
-            unsigned (rr.w), unsigned (rr.h), tried.c_str ()),
-        ("src %d,%d %ux%u -> dst %d,%d %ux%u", src.x, src.y, src.w, src.h,
-            dst.x, dst.y, dst.w, dst.h));
+  if (!placed) {
+    /* A NULL format gives no debug text when there are no details. */
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", err.text.c_str ()),
+        (err.debug.empty () ? NULL : "%s", err.debug.c_str ()));
     return FALSE;
   }
-  if (!chosen) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("No display plane can show a %ux%u %s frame at %d,%d.", src.w, src.h,
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), dst.x,
-            dst.y), ("%s", tried.c_str ()));
-    return FALSE;
-  }
-  st->src = src;
-  st->dst = dst;
+  st->src = pl.src;
+  st->dst = pl.dst;
   GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d %ux%u",
-      w, h, gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), chosen,
-      src.x, src.y, src.w, src.h, dst.x, dst.y, dst.w, dst.h);
+      w, h, format, pl.plane_id, pl.src.x, pl.src.y, pl.src.w, pl.src.h,
+      pl.dst.x, pl.dst.y, pl.dst.w, pl.dst.h);
   st->vinfo = info;
   st->fourcc = fourcc;
-  st->plane_id_used = chosen;
+  st->plane_id_used = pl.plane_id;
   st->slots = std::move (slots);
   return TRUE;
 }
