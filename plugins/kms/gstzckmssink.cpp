@@ -20,6 +20,7 @@
  * ]|
  */
 #include "gstzckmssink.h"
+#include "zc-glib.h"
 #include "zc-kms-device.h"
 #include "zc-kms-placement.h"
 #include "zc-stats.h"
@@ -53,10 +54,15 @@ using namespace zc;
 
 
 
+static void gst_zc_kms_sink_video_overlay_init (GstVideoOverlayInterface *
+    iface);
+
 G_DEFINE_TYPE_WITH_CODE (GstZcKmsSink, gst_zc_kms_sink, GST_TYPE_VIDEO_SINK,
     GST_DEBUG_CATEGORY_INIT (gst_zc_kms_sink_debug, "zckmssink", 0,
         "atomic KMS sink");
-    GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
+    GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
+    G_IMPLEMENT_INTERFACE (GST_TYPE_VIDEO_OVERLAY,
+        gst_zc_kms_sink_video_overlay_init));
 GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_NONE,
     GST_TYPE_ZC_KMS_SINK);
 
@@ -69,13 +75,13 @@ enum
   PROP_CONNECTOR_ID,
   PROP_CRTC_ID,
   PROP_PLANE_ID,
-  PROP_RENDER_RECTANGLE,
   PROP_FENCE_TIMEOUT,
   PROP_FORCE_MODESET,
   PROP_STATS,
-  N_PROPS
+  /* GstVideoOverlay's render-rectangle comes after ours. */
+  PROP_LAST
 };
-static GParamSpec *g_properties[N_PROPS];
+static GParamSpec *g_properties[PROP_LAST];
 
 static GstCaps *
 caps_for_formats (const std::vector<uint32_t> *fourccs)
@@ -713,6 +719,58 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
   return TRUE;
 }
 
+/* ---- GstVideoOverlay ------------------------------------------------------ */
+
+/*
+ * Where the frame goes on the screen, in screen pixels. A size other than
+ * the frame's scales the frame on a plane that can scale (checked with a
+ * test commit); when no plane can, negotiation fails with an error that
+ * says so. Parts outside the screen are cropped. -1, -1 for the size (the
+ * interface's reset), or any size <= 0, unsets it: the frame is centred,
+ * unscaled. The rectangle is read when caps are set, so a change applies
+ * from the next caps on.
+ */
+static void
+gst_zc_kms_sink_set_render_rectangle (GstVideoOverlay *overlay, gint x,
+    gint y, gint width, gint height)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (overlay);
+  GST_DEBUG_OBJECT (self, "render rectangle %d,%d %dx%d", x, y, width,
+      height);
+  zc::ObjectLock lock (self);
+  if (width <= 0 || height <= 0)
+    self->state->render_rect = GstVideoRectangle ();
+  else
+    self->state->render_rect = GstVideoRectangle { x, y, width, height };
+}
+
+/* Nothing to redraw: the display keeps scanning out the framebuffer on
+ * screen, and on KMS no other window can damage it. */
+static void
+gst_zc_kms_sink_expose (GstVideoOverlay *overlay)
+{
+  GST_DEBUG_OBJECT (overlay, "expose: the frame on screen stays there");
+}
+
+/* KMS has no windows: the sink drives a plane of the whole output, placed
+ * by render-rectangle. A handle is accepted (applications set one on
+ * every overlay sink) and ignored. */
+static void
+gst_zc_kms_sink_set_window_handle (GstVideoOverlay *overlay, guintptr handle)
+{
+  if (handle)
+    GST_WARNING_OBJECT (overlay, "window handle %" G_GUINTPTR_FORMAT
+        " ignored: KMS has no windows, use the render rectangle", handle);
+}
+
+static void
+gst_zc_kms_sink_video_overlay_init (GstVideoOverlayInterface *iface)
+{
+  iface->set_render_rectangle = gst_zc_kms_sink_set_render_rectangle;
+  iface->expose = gst_zc_kms_sink_expose;
+  iface->set_window_handle = gst_zc_kms_sink_set_window_handle;
+}
+
 /* ---- GObject -------------------------------------------------------------- */
 
 static void
@@ -721,7 +779,11 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
 {
   GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
   State *st = self->state;
-  GST_OBJECT_LOCK (self);
+  /* render-rectangle goes through the interface, which takes the object
+   * lock itself. */
+  if (gst_video_overlay_set_property (object, PROP_LAST, prop_id, value))
+    return;
+  zc::ObjectLock lock (self);
   switch (prop_id) {
     case PROP_DEVICE:
       st->device = g_value_get_string (value) ? g_value_get_string (value) : "";
@@ -741,20 +803,6 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
     case PROP_PLANE_ID:
       st->plane_id = g_value_get_uint (value);
       break;
-    case PROP_RENDER_RECTANGLE:{
-      const GValue *v[4];
-      if (gst_value_array_get_size (value) == 4) {
-        for (guint i = 0; i < 4; i++)
-          v[i] = gst_value_array_get_value (value, i);
-        st->render_rect.x = g_value_get_int (v[0]);
-        st->render_rect.y = g_value_get_int (v[1]);
-        st->render_rect.w = g_value_get_int (v[2]);
-        st->render_rect.h = g_value_get_int (v[3]);
-      } else {
-        st->render_rect = GstVideoRectangle ();
-      }
-      break;
-    }
     case PROP_FENCE_TIMEOUT:
       st->fence_timeout = g_value_get_uint64 (value);
       break;
@@ -765,7 +813,6 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  GST_OBJECT_UNLOCK (self);
 }
 
 static GstStructure *
@@ -798,7 +845,7 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
     g_value_take_boxed (value, make_stats (self));
     return;
   }
-  GST_OBJECT_LOCK (self);
+  zc::ObjectLock lock (self);
   switch (prop_id) {
     case PROP_DEVICE:
       g_value_set_string (value, st->device.c_str ());
@@ -818,17 +865,6 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_PLANE_ID:
       g_value_set_uint (value, st->plane_id);
       break;
-    case PROP_RENDER_RECTANGLE:{
-      const int r[4] = { st->render_rect.x, st->render_rect.y,
-        st->render_rect.w, st->render_rect.h };
-      for (int i = 0; i < 4; i++) {
-        GValue v = G_VALUE_INIT;
-        g_value_init (&v, G_TYPE_INT);
-        g_value_set_int (&v, r[i]);
-        gst_value_array_append_and_take_value (value, &v);
-      }
-      break;
-    }
     case PROP_FENCE_TIMEOUT:
       g_value_set_uint64 (value, st->fence_timeout);
       break;
@@ -839,7 +875,6 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  GST_OBJECT_UNLOCK (self);
 }
 
 static void
@@ -918,21 +953,6 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   g_properties[PROP_PLANE_ID] = g_param_spec_uint ("plane-id", "Plane id",
       "Plane to use (0: automatic)", 0, G_MAXUINT, 0, rw);
   /**
-   * GstZcKmsSink:render-rectangle:
-   *
-   * Where the frame goes on the screen, <x, y, width, height>. A size other
-   * than the frame's scales the frame on a plane that can scale (checked
-   * with a test commit); when no plane can, negotiation fails with an error
-   * that says so. Parts outside the screen are cropped. Unset: centred,
-   * unscaled.
-   */
-  g_properties[PROP_RENDER_RECTANGLE] =
-      gst_param_spec_array ("render-rectangle", "Render rectangle",
-      "<x, y, width, height> on the screen (unset: centred)",
-      g_param_spec_int ("rect-value", "Rectangle value", "x, y, width or height",
-          G_MININT, G_MAXINT, 0,
-          GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)), rw);
-  /**
    * GstZcKmsSink:fence-timeout:
    *
    * How long (ns) a frame may wait for its acquire fence; then it is
@@ -967,7 +987,13 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
    */
   g_properties[PROP_STATS] = zc::stats_param_spec ("Frame counters and "
       "commit-to-flip latency");
-  g_object_class_install_properties (gobject_class, N_PROPS, g_properties);
+  g_object_class_install_properties (gobject_class, PROP_LAST, g_properties);
+  /*
+   * render-rectangle (write-only) is GstVideoOverlay's, so that
+   * applications can also use gst_video_overlay_set_render_rectangle():
+   * see gst_zc_kms_sink_set_render_rectangle() for what it means here.
+   */
+  gst_video_overlay_install_properties (gobject_class, PROP_LAST);
 
   GstCaps *caps = caps_for_formats (nullptr);
   gst_element_class_add_pad_template (element_class,

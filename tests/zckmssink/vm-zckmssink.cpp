@@ -107,11 +107,13 @@ guint64 sink_stat(GstHarness *h, const char *name)
 
 // A launch line with a "zckmssink name=s" on the test's DRM master, played
 // until EOS (an error fails the test with its text); NULL state on scope exit.
+// `prepare`, when given, sees the sink before the pipeline starts.
 struct SinkPipeline {
 	GstElement *pipe = nullptr;
 	GstElement *sink = nullptr;
 
-	explicit SinkPipeline(const char *desc, int timeout_s = 20)
+	explicit SinkPipeline(const char *desc, int timeout_s = 20,
+			      void (*prepare)(GstElement *sink) = nullptr)
 	{
 		GError *err = nullptr;
 		pipe = gst_parse_launch(desc, &err);
@@ -119,6 +121,8 @@ struct SinkPipeline {
 		sink = gst_bin_get_by_name(GST_BIN(pipe), "s");
 		fail_unless(sink != nullptr);
 		g_object_set(sink, "fd", env->master.fd(), nullptr);
+		if (prepare)
+			prepare(sink);
 		fail_unless(gst_element_set_state(pipe, GST_STATE_PLAYING) !=
 			    GST_STATE_CHANGE_FAILURE);
 		GstBus *bus = gst_element_get_bus(pipe);
@@ -1034,6 +1038,20 @@ GST_START_TEST(test_performance_log)
 }
 GST_END_TEST;
 
+// Captures the screen: a white w x h frame at (x0, y0), black in a 10-pixel
+// border around it.
+static void check_white_at(uint32_t x0, uint32_t y0, uint32_t w, uint32_t h)
+{
+	fail_unless_equals_int(capture(env->master.fd(), env->out, env->wb), 0);
+	unsigned bad = 0;
+	for (uint32_t y = y0 - 10; y < y0 + h + 10; y++)
+		for (uint32_t x = x0 - 10; x < x0 + w + 10; x++) {
+			bool in = x >= x0 && x < x0 + w && y >= y0 && y < y0 + h;
+			bad += (env->wb.row(y)[x] & 0xffffff) != (in ? 0xffffffu : 0u);
+		}
+	fail_unless_equals_int(bad, 0);
+}
+
 // render-rectangle of the frame's size: positioned, unscaled.
 GST_START_TEST(test_render_rectangle)
 {
@@ -1041,14 +1059,24 @@ GST_START_TEST(test_render_rectangle)
 		       "video/x-raw,format=BGRx,width=320,height=240 ! "
 		       "zckmssink name=s sync=false render-rectangle=\"<100,50,320,240>\"");
 	fail_unless_equals_uint64(p.stat("shown"), 1);
-	fail_unless_equals_int(capture(env->master.fd(), env->out, env->wb), 0);
-	unsigned bad = 0;
-	for (uint32_t y = 40; y < 300; y++)
-		for (uint32_t x = 90; x < 430; x++) {
-			bool in = x >= 100 && x < 420 && y >= 50 && y < 290;
-			bad += (env->wb.row(y)[x] & 0xffffff) != (in ? 0xffffffu : 0u);
-		}
-	fail_unless_equals_int(bad, 0);
+	check_white_at(100, 50, 320, 240);
+}
+GST_END_TEST;
+
+// The same through the GstVideoOverlay API applications use (no property):
+// positioned, unscaled, elsewhere on the screen.
+GST_START_TEST(test_render_rectangle_overlay_api)
+{
+	SinkPipeline p("videotestsrc num-buffers=1 pattern=white ! "
+		       "video/x-raw,format=BGRx,width=320,height=240 ! "
+		       "zckmssink name=s sync=false",
+		       20, [](GstElement *sink) {
+			       fail_unless(GST_IS_VIDEO_OVERLAY(sink));
+			       gst_video_overlay_set_render_rectangle(GST_VIDEO_OVERLAY(sink),
+								      200, 120, 320, 240);
+		       });
+	fail_unless_equals_uint64(p.stat("shown"), 1);
+	check_white_at(200, 120, 320, 240);
 }
 GST_END_TEST;
 
@@ -1133,6 +1161,7 @@ static Suite *zckmssink_suite()
 	tcase_add_test(tc, test_pool_reuse_order);
 	tcase_add_test(tc, test_performance_log);
 	tcase_add_test(tc, test_render_rectangle);
+	tcase_add_test(tc, test_render_rectangle_overlay_api);
 	tcase_add_test(tc, test_scaling_refused);
 	tcase_add_test(tc, test_early_frames_not_starved);
 	suite_add_tcase(s, tc);
