@@ -125,13 +125,12 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   int fd_prop;
   guint want_conn, want_crtc;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     device = st->device;
     driver = st->driver_name;
     fd_prop = st->fd_prop;
     want_conn = st->connector_id;
     want_crtc = st->crtc_id;
-    GST_OBJECT_UNLOCK (self);
   }
 
   std::string why;
@@ -373,11 +372,10 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
   guint forced_plane;
   bool force_modeset;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     rr = st->render_rect;
     forced_plane = st->plane_id;
     force_modeset = st->force_modeset;
-    GST_OBJECT_UNLOCK (self);
   }
   if (force_modeset && !set_fitting_mode (self, &info))
     return FALSE;
@@ -512,9 +510,8 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   State *st = self->state;
   guint64 fence_timeout;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     fence_timeout = st->fence_timeout;
-    GST_OBJECT_UNLOCK (self);
   }
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
@@ -631,9 +628,8 @@ wait_until_idle (GstZcKmsSink *self)
   State *st = self->state;
   guint64 fence_timeout;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     fence_timeout = st->fence_timeout;
-    GST_OBJECT_UNLOCK (self);
   }
   auto deadline = std::chrono::steady_clock::now () +
       std::chrono::nanoseconds (MIN (fence_timeout, 3600 * GST_SECOND)) +
