@@ -39,7 +39,6 @@
 #include <drm_fourcc.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 
 GST_DEBUG_CATEGORY (gst_zc_kms_sink_debug);
 #define GST_CAT_DEFAULT gst_zc_kms_sink_debug
@@ -203,10 +202,11 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   }
   memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
 
-  UniqueFd wake (eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake.valid ()) {
+  zc::Wakeup wake;
+  ret = wake.open ();
+  if (ret < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-        ("eventfd: %s", g_strerror (errno)));
+        ("eventfd: %s", g_strerror (-ret)));
     return FALSE;
   }
 
@@ -246,7 +246,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
       std::lock_guard<std::mutex> g (st->frame_lock);
       st->stopping = true;
     }
-    wake_thread (st);
+    st->wake.signal ();
     st->thread.join ();
   }
   if (st->dev && st->dev->fd () >= 0) {
@@ -287,7 +287,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
   if (st->dev)
     st->dev->shutdown ();
   st->dev.reset ();
-  st->wake.reset ();
+  st->wake.close ();
   gst_clear_object (&st->allocator);
   return TRUE;
 }
@@ -610,7 +610,7 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
       st->later = std::move (f);
     }
   }
-  wake_thread (st);
+  st->wake.signal ();
   return GST_FLOW_OK;
 }
 

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * zckmssink internals shared by the element (gstzckmssink.cpp) and its
- * display thread (zckms-display.cpp): the frames on their way to the
+ * display thread (zc-kms-display.cpp): the frames on their way to the
  * screen, the counters, and the element's state.
  */
 #pragma once
 
 #include "gstzckmssink.h"
 #include "zc-kms-device.h"
+#include "zc-wakeup.h"
 
 #include <condition_variable>
 #include <memory>
@@ -111,7 +112,8 @@ struct State
   std::condition_variable idle_cond;
   bool unlocked = false;
   std::thread thread;
-  UniqueFd wake;
+  /* Wakes the display thread up: a new frame, or stop. */
+  Wakeup wake;
 };
 
 
@@ -125,9 +127,7 @@ struct _GstZcKmsSink
 
 namespace zc {
 
-/* Display thread main loop (zckms-display.cpp). */
+/* Display thread main loop (zc-kms-display.cpp). */
 void display_thread (GstZcKmsSink * self);
-/* Wakes the display thread up (a new frame, or stop). */
-void wake_thread (State * st);
 
 }  // namespace zc
