@@ -9,8 +9,8 @@
  * the commit's out-fence becomes a release fence of the buffer that was on
  * screen before. Commits are non-blocking and paced by page-flip events on
  * a display thread; a frame that arrives while one is still waiting for
- * the display replaces it (counted as dropped). Other input is copied into
- * the sink's own dumb buffers (counted as copied). A render-rectangle of
+ * the display replaces it (counted as replaced). Other input is copied into
+ * the sink's own dumb buffers (counted as copies). A render-rectangle of
  * another size than the frame scales it on a plane that can; EOS is posted
  * once the last frame is on screen.
  *
@@ -20,7 +20,10 @@
  * ]|
  */
 #include "gstzckmssink.h"
+#include "zc-glib.h"
 #include "zc-kms-device.h"
+#include "zc-kms-placement.h"
+#include "zc-stats.h"
 
 #include <gst/allocators/allocators.h>
 #include <gst/zerocopy/zerocopy.h>
@@ -36,7 +39,6 @@
 #include <drm_fourcc.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 
 GST_DEBUG_CATEGORY (gst_zc_kms_sink_debug);
 #define GST_CAT_DEFAULT gst_zc_kms_sink_debug
@@ -51,10 +53,15 @@ using namespace zc;
 
 
 
+static void gst_zc_kms_sink_video_overlay_init (GstVideoOverlayInterface *
+    iface);
+
 G_DEFINE_TYPE_WITH_CODE (GstZcKmsSink, gst_zc_kms_sink, GST_TYPE_VIDEO_SINK,
     GST_DEBUG_CATEGORY_INIT (gst_zc_kms_sink_debug, "zckmssink", 0,
         "atomic KMS sink");
-    GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
+    GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
+    G_IMPLEMENT_INTERFACE (GST_TYPE_VIDEO_OVERLAY,
+        gst_zc_kms_sink_video_overlay_init));
 GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_NONE,
     GST_TYPE_ZC_KMS_SINK);
 
@@ -67,13 +74,13 @@ enum
   PROP_CONNECTOR_ID,
   PROP_CRTC_ID,
   PROP_PLANE_ID,
-  PROP_RENDER_RECTANGLE,
   PROP_FENCE_TIMEOUT,
   PROP_FORCE_MODESET,
   PROP_STATS,
-  N_PROPS
+  /* GstVideoOverlay's render-rectangle comes after ours. */
+  PROP_LAST
 };
-static GParamSpec *g_properties[N_PROPS];
+static GParamSpec *g_properties[PROP_LAST];
 
 static GstCaps *
 caps_for_formats (const std::vector<uint32_t> *fourccs)
@@ -117,13 +124,12 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   int fd_prop;
   guint want_conn, want_crtc;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     device = st->device;
     driver = st->driver_name;
     fd_prop = st->fd_prop;
     want_conn = st->connector_id;
     want_crtc = st->crtc_id;
-    GST_OBJECT_UNLOCK (self);
   }
 
   std::string why;
@@ -196,10 +202,11 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   }
   memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
 
-  UniqueFd wake (eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake.valid ()) {
+  zc::Wakeup wake;
+  ret = wake.open ();
+  if (ret < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-        ("eventfd: %s", g_strerror (errno)));
+        ("eventfd: %s", g_strerror (-ret)));
     return FALSE;
   }
 
@@ -239,7 +246,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
       std::lock_guard<std::mutex> g (st->frame_lock);
       st->stopping = true;
     }
-    wake_thread (st);
+    st->wake.signal ();
     st->thread.join ();
   }
   if (st->dev && st->dev->fd () >= 0) {
@@ -280,7 +287,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
   if (st->dev)
     st->dev->shutdown ();
   st->dev.reset ();
-  st->wake.reset ();
+  st->wake.close ();
   gst_clear_object (&st->allocator);
   return TRUE;
 }
@@ -310,84 +317,15 @@ gst_zc_kms_sink_get_caps (GstBaseSink *bsink, GstCaps *filter)
   return caps;
 }
 
-/* Clips @dst to the screen and crops @src in proportion (@src may be
- * scaled to @dst). */
-static bool
-clip_to_screen (Rect &src, Rect &dst, unsigned sw, unsigned sh)
-{
-  int x0 = MAX (dst.x, 0), y0 = MAX (dst.y, 0);
-  int x1 = MIN (dst.x + int (dst.w), int (sw));
-  int y1 = MIN (dst.y + int (dst.h), int (sh));
-  if (x1 <= x0 || y1 <= y0)
-    return false;
-  /* Source pixels per screen pixel is src.w / dst.w (1 unscaled). */
-  auto map = [](int d, unsigned s_len, unsigned d_len) {
-    return int ((int64_t (d) * s_len + d_len / 2) / d_len);
-  };
-  Rect s = src;
-  s.x = src.x + map (x0 - dst.x, src.w, dst.w);
-  s.y = src.y + map (y0 - dst.y, src.h, dst.h);
-  s.w = MAX (1, map (x1 - dst.x, src.w, dst.w) - (s.x - src.x));
-  s.h = MAX (1, map (y1 - dst.y, src.h, dst.h) - (s.y - src.y));
-  src = s;
-  dst = Rect { x0, y0, unsigned (x1 - x0), unsigned (y1 - y0) };
-  return true;
-}
-
-/* Tries @src of @fb_id at @dst on @plane with a TEST_ONLY commit. */
-static int
-test_placement (State *st, const zc::PlaneInfo &plane, uint32_t fb_id,
-    const Rect &src, const Rect &dst)
-{
-  const zc::Output &out = st->out;
-  int fd = st->dev->fd ();
-  zc::AtomicReq req;
-  uint32_t blob = 0;
-  if (drmModeCreatePropertyBlob (fd, &out.mode, sizeof (out.mode), &blob))
-    return -errno;
-  req.add (out.crtc_id, out.crtc_mode_id_prop, blob);
-  req.add (out.crtc_id, out.crtc_active_prop, 1);
-  req.add (out.connector_id, out.conn_crtc_id_prop, out.crtc_id);
-  zc::add_plane (req, plane, out.crtc_id, fb_id, src, dst);
-  const zc::PlaneInfo *primary = out.primary ();
-  if (&plane != primary) {
-    Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
-    zc::add_plane (req, *primary, out.crtc_id, st->background->fb_id (),
-        full, full);
-  }
-  int ret = req.ok () ? 0 : -EINVAL;
-  if (ret == 0 && drmModeAtomicCommit (fd, req.get (),
-          DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr))
-    ret = -errno;
-  drmModeDestroyPropertyBlob (fd, blob);
-  return ret;
-}
-
-/* force-modeset: switches to the connector's mode of the frame's size (the
- * preferred one, else the first listed) with a black background of that
- * size; the next commit is a modeset. */
+/* force-modeset: switches to the mode zc::fitting_mode() picks for the
+ * frame, with a black background of that size; the next commit is a
+ * modeset. */
 static bool
 set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
 {
   State *st = self->state;
   const unsigned w = GST_VIDEO_INFO_WIDTH (info), h = GST_VIDEO_INFO_HEIGHT (info);
-  const drmModeModeInfo *mode = nullptr;
-  for (const auto &m : st->out.modes)
-    if (m.hdisplay == w && m.vdisplay == h &&
-        (!mode || (m.type & DRM_MODE_TYPE_PREFERRED)))
-      mode = &m;
-  /* No mode of the frame's size: the smallest one that holds the frame
-   * (e.g. 4096x2160 for 3840x2160); the frame is centred on it. */
-  for (const auto &m : st->out.modes)
-    if (!mode && m.hdisplay >= w && m.vdisplay >= h) {
-      const drmModeModeInfo *best = &m;
-      for (const auto &n : st->out.modes)
-        if (n.hdisplay >= w && n.vdisplay >= h &&
-            guint64 (n.hdisplay) * n.vdisplay <
-            guint64 (best->hdisplay) * best->vdisplay)
-          best = &n;
-      mode = best;
-    }
+  const drmModeModeInfo *mode = zc::fitting_mode (st->out.modes, w, h);
   if (!mode) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("force-modeset: connector %u has no mode of %ux%u or larger.",
@@ -434,34 +372,15 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
   guint forced_plane;
   bool force_modeset;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     rr = st->render_rect;
     forced_plane = st->plane_id;
     force_modeset = st->force_modeset;
-    GST_OBJECT_UNLOCK (self);
   }
   if (force_modeset && !set_fitting_mode (self, &info))
     return FALSE;
-  const unsigned sw = st->out.mode.hdisplay, sh = st->out.mode.vdisplay;
   const unsigned w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
-  Rect src { 0, 0, w, h }, dst;
-  if (rr.w > 0 && rr.h > 0) {
-    /* A size other than the frame's asks the plane to scale. */
-    dst = Rect { rr.x, rr.y, unsigned (rr.w), unsigned (rr.h) };
-  } else {
-    /* Centred; a frame larger than the mode shows its centre. */
-    dst = Rect { (int (sw) - int (w)) / 2, (int (sh) - int (h)) / 2, w, h };
-  }
-  const bool scaled = dst.w != w || dst.h != h;
-  /* The same frame at the same place without scaling: a plane that takes
-   * this but not the scaled placement cannot scale. */
-  Rect usrc { 0, 0, w, h }, udst { dst.x, dst.y, w, h };
-  const bool unscaled_visible = clip_to_screen (usrc, udst, sw, sh);
-  if (!clip_to_screen (src, dst, sw, sh)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("The render rectangle lies outside the %ux%u screen.", sw, sh), (NULL));
-    return FALSE;
-  }
+  const char *format = gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info));
 
   /* Copy targets, also used to try the placement. */
   std::vector<std::shared_ptr<zc::DumbFb>> slots;
@@ -470,85 +389,46 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
     int ret = s->create (st->dev->fd (), &info, fourcc);
     if (ret < 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Could not allocate framebuffers for %ux%u %s.", w, h,
-              gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info))),
+          ("Could not allocate framebuffers for %ux%u %s.", w, h, format),
           ("dumb buffer: %s", g_strerror (-ret)));
       return FALSE;
     }
     slots.push_back (std::move (s));
   }
 
-  /* The first plane that accepts the placement: the primary plane, then
-   * overlays (vkms's primary plane must cover the whole CRTC). */
-  std::string tried;
-  uint32_t chosen = 0;
-  std::vector<const zc::PlaneInfo *> order;
-  if (forced_plane) {
-    if (const zc::PlaneInfo *p = st->out.find_plane (forced_plane))
-      order.push_back (p);
-    else
-      tried = "plane " + std::to_string (forced_plane) + " is not usable on CRTC " +
-          std::to_string (st->out.crtc_id);
-  } else {
-    order.push_back (st->out.primary ());
-    for (const auto &p : st->out.planes)
-      if (p.type == DRM_PLANE_TYPE_OVERLAY)
-        order.push_back (&p);
-  }
-  unsigned n_cannot_scale = 0;
+  zc::PlacementRequest req;
+  req.width = w;
+  req.height = h;
+  req.fourcc = fourcc;
+  req.format = format;
+  req.test_fb = slots[0]->fb_id ();
+  req.render_rect = rr;
+  req.plane_id = forced_plane;
+  zc::Placement pl;
+  zc::PlacementError err;
+  bool placed;
   {
     /* TEST_ONLY commits do not wait for a pending flip; the lock keeps the
      * display thread's commits out meanwhile. */
     std::lock_guard<std::mutex> g (st->frame_lock);
-    for (const zc::PlaneInfo *p : order) {
-      std::string why;
-      if (!p->supports (fourcc)) {
-        why = "format not supported";
-      } else {
-        int ret = test_placement (st, *p, slots[0]->fb_id (), src, dst);
-        if (ret == 0) {
-          chosen = p->id;
-          break;
-        }
-        if (scaled && unscaled_visible &&
-            test_placement (st, *p, slots[0]->fb_id (), usrc, udst) == 0) {
-          why = "cannot scale";
-          n_cannot_scale++;
-        } else {
-          why = std::string ("rejects this placement (") + g_strerror (-ret) +
-              ")";
-        }
-      }
-      tried += std::string (tried.empty () ? "" : "; ") +
-          (p->type == DRM_PLANE_TYPE_PRIMARY ? "primary " : "") + "plane " +
-          std::to_string (p->id) + " " + why;
-    }
+    zc::PlacementTarget target { st->dev->fd (), &st->out,
+      st->background->fb_id () };
+    placed = zc::place_frame (target, req, pl, err);
   }
-  if (!chosen && n_cannot_scale) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("No display plane can scale the %ux%u %s frame to %ux%u "
-            "(render-rectangle): %s.", w, h,
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)),
-            unsigned (rr.w), unsigned (rr.h), tried.c_str ()),
-        ("src %d,%d %ux%u -> dst %d,%d %ux%u", src.x, src.y, src.w, src.h,
-            dst.x, dst.y, dst.w, dst.h));
+  if (!placed) {
+    /* A NULL format gives no debug text when there are no details. */
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", err.text.c_str ()),
+        (err.debug.empty () ? NULL : "%s", err.debug.c_str ()));
     return FALSE;
   }
-  if (!chosen) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("No display plane can show a %ux%u %s frame at %d,%d.", src.w, src.h,
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), dst.x,
-            dst.y), ("%s", tried.c_str ()));
-    return FALSE;
-  }
-  st->src = src;
-  st->dst = dst;
+  st->src = pl.src;
+  st->dst = pl.dst;
   GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d %ux%u",
-      w, h, gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), chosen,
-      src.x, src.y, src.w, src.h, dst.x, dst.y, dst.w, dst.h);
+      w, h, format, pl.plane_id, pl.src.x, pl.src.y, pl.src.w, pl.src.h,
+      pl.dst.x, pl.dst.y, pl.dst.w, pl.dst.h);
   st->vinfo = info;
   st->fourcc = fourcc;
-  st->plane_id_used = chosen;
+  st->plane_id_used = pl.plane_id;
   st->slots = std::move (slots);
   return TRUE;
 }
@@ -630,9 +510,8 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   State *st = self->state;
   guint64 fence_timeout;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     fence_timeout = st->fence_timeout;
-    GST_OBJECT_UNLOCK (self);
   }
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
@@ -645,6 +524,10 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   if (buf == st->last_buffer)
     return GST_FLOW_OK;
   gst_buffer_replace (&st->last_buffer, buf);
+  {
+    std::lock_guard<std::mutex> g (st->frame_lock);
+    st->stats.frames++;
+  }
 
   auto f = std::make_unique<Frame> ();
   f->plane_id = st->plane_id_used;
@@ -696,11 +579,11 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
       return GST_FLOW_ERROR;
     }
     /* Said once per stream where a user looking at GST_PERFORMANCE sees it,
-     * then per frame at LOG level; the count is in stats "copied". */
+     * then per frame at LOG level; the count is in stats "copies". */
     bool first;
     {
       std::lock_guard<std::mutex> g (st->frame_lock);
-      first = st->stats.copied == 0;
+      first = st->stats.copies == 0;
     }
     const char *why = st->dmabuf_failed ? "the driver refused to import the "
         "dma-buf" : "the input is not dma-buf memory";
@@ -718,16 +601,16 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
     if (!f->buffer)
-      st->stats.copied++;
+      st->stats.copies++;
     if (!st->next) {
       st->next = std::move (f);
     } else {
       if (st->later)
-        st->stats.dropped++;    /* never shown: replaced by a newer frame */
+        st->stats.replaced++;   /* never shown: replaced by a newer frame */
       st->later = std::move (f);
     }
   }
-  wake_thread (st);
+  st->wake.signal ();
   return GST_FLOW_OK;
 }
 
@@ -745,9 +628,8 @@ wait_until_idle (GstZcKmsSink *self)
   State *st = self->state;
   guint64 fence_timeout;
   {
-    GST_OBJECT_LOCK (self);
+    zc::ObjectLock lock (self);
     fence_timeout = st->fence_timeout;
-    GST_OBJECT_UNLOCK (self);
   }
   auto deadline = std::chrono::steady_clock::now () +
       std::chrono::nanoseconds (MIN (fence_timeout, 3600 * GST_SECOND)) +
@@ -833,6 +715,58 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
   return TRUE;
 }
 
+/* ---- GstVideoOverlay ------------------------------------------------------ */
+
+/*
+ * Where the frame goes on the screen, in screen pixels. A size other than
+ * the frame's scales the frame on a plane that can scale (checked with a
+ * test commit); when no plane can, negotiation fails with an error that
+ * says so. Parts outside the screen are cropped. -1, -1 for the size (the
+ * interface's reset), or any size <= 0, unsets it: the frame is centred,
+ * unscaled. The rectangle is read when caps are set, so a change applies
+ * from the next caps on.
+ */
+static void
+gst_zc_kms_sink_set_render_rectangle (GstVideoOverlay *overlay, gint x,
+    gint y, gint width, gint height)
+{
+  GstZcKmsSink *self = GST_ZC_KMS_SINK (overlay);
+  GST_DEBUG_OBJECT (self, "render rectangle %d,%d %dx%d", x, y, width,
+      height);
+  zc::ObjectLock lock (self);
+  if (width <= 0 || height <= 0)
+    self->state->render_rect = GstVideoRectangle ();
+  else
+    self->state->render_rect = GstVideoRectangle { x, y, width, height };
+}
+
+/* Nothing to redraw: the display keeps scanning out the framebuffer on
+ * screen, and on KMS no other window can damage it. */
+static void
+gst_zc_kms_sink_expose (GstVideoOverlay *overlay)
+{
+  GST_DEBUG_OBJECT (overlay, "expose: the frame on screen stays there");
+}
+
+/* KMS has no windows: the sink drives a plane of the whole output, placed
+ * by render-rectangle. A handle is accepted (applications set one on
+ * every overlay sink) and ignored. */
+static void
+gst_zc_kms_sink_set_window_handle (GstVideoOverlay *overlay, guintptr handle)
+{
+  if (handle)
+    GST_WARNING_OBJECT (overlay, "window handle %" G_GUINTPTR_FORMAT
+        " ignored: KMS has no windows, use the render rectangle", handle);
+}
+
+static void
+gst_zc_kms_sink_video_overlay_init (GstVideoOverlayInterface *iface)
+{
+  iface->set_render_rectangle = gst_zc_kms_sink_set_render_rectangle;
+  iface->expose = gst_zc_kms_sink_expose;
+  iface->set_window_handle = gst_zc_kms_sink_set_window_handle;
+}
+
 /* ---- GObject -------------------------------------------------------------- */
 
 static void
@@ -841,7 +775,11 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
 {
   GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
   State *st = self->state;
-  GST_OBJECT_LOCK (self);
+  /* render-rectangle goes through the interface, which takes the object
+   * lock itself. */
+  if (gst_video_overlay_set_property (object, PROP_LAST, prop_id, value))
+    return;
+  zc::ObjectLock lock (self);
   switch (prop_id) {
     case PROP_DEVICE:
       st->device = g_value_get_string (value) ? g_value_get_string (value) : "";
@@ -861,20 +799,6 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
     case PROP_PLANE_ID:
       st->plane_id = g_value_get_uint (value);
       break;
-    case PROP_RENDER_RECTANGLE:{
-      const GValue *v[4];
-      if (gst_value_array_get_size (value) == 4) {
-        for (guint i = 0; i < 4; i++)
-          v[i] = gst_value_array_get_value (value, i);
-        st->render_rect.x = g_value_get_int (v[0]);
-        st->render_rect.y = g_value_get_int (v[1]);
-        st->render_rect.w = g_value_get_int (v[2]);
-        st->render_rect.h = g_value_get_int (v[3]);
-      } else {
-        st->render_rect = GstVideoRectangle ();
-      }
-      break;
-    }
     case PROP_FENCE_TIMEOUT:
       st->fence_timeout = g_value_get_uint64 (value);
       break;
@@ -885,22 +809,26 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  GST_OBJECT_UNLOCK (self);
 }
 
 static GstStructure *
-make_stats (State *st)
+make_stats (GstZcKmsSink *self)
 {
+  State *st = self->state;
   std::lock_guard<std::mutex> g (st->frame_lock);
   const Stats &s = st->stats;
-  return gst_structure_new ("zckmssink-stats",
-      "shown", G_TYPE_UINT64, s.shown,
-      "dropped", G_TYPE_UINT64, s.dropped,
-      "copied", G_TYPE_UINT64, s.copied,
-      "fence-errors", G_TYPE_UINT64, s.fence_errors,
-      "fence-timeouts", G_TYPE_UINT64, s.fence_timeouts,
-      "latency", G_TYPE_UINT64, s.latency_n ?
-      s.latency_sum_us * 1000 / s.latency_n : guint64 (0), NULL);
+  return zc::stats_new (GST_ELEMENT (self), {
+        {zc::Stat::FRAMES, s.frames},
+        {zc::Stat::SHOWN, s.shown},
+        {zc::Stat::REPLACED, s.replaced},
+        /* Lost frames are exactly those whose fence failed or timed out. */
+        {zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts},
+        {zc::Stat::COPIES, s.copies},
+        {zc::Stat::FENCE_ERRORS, s.fence_errors},
+        {zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts},
+        {zc::Stat::FLIP_LATENCY, s.latency_n ?
+              s.latency_sum_us * 1000 / s.latency_n : guint64 (0)},
+      });
 }
 
 static void
@@ -910,10 +838,10 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstZcKmsSink *self = GST_ZC_KMS_SINK (object);
   State *st = self->state;
   if (prop_id == PROP_STATS) {
-    g_value_take_boxed (value, make_stats (st));
+    g_value_take_boxed (value, make_stats (self));
     return;
   }
-  GST_OBJECT_LOCK (self);
+  zc::ObjectLock lock (self);
   switch (prop_id) {
     case PROP_DEVICE:
       g_value_set_string (value, st->device.c_str ());
@@ -933,17 +861,6 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_PLANE_ID:
       g_value_set_uint (value, st->plane_id);
       break;
-    case PROP_RENDER_RECTANGLE:{
-      const int r[4] = { st->render_rect.x, st->render_rect.y,
-        st->render_rect.w, st->render_rect.h };
-      for (int i = 0; i < 4; i++) {
-        GValue v = G_VALUE_INIT;
-        g_value_init (&v, G_TYPE_INT);
-        g_value_set_int (&v, r[i]);
-        gst_value_array_append_and_take_value (value, &v);
-      }
-      break;
-    }
     case PROP_FENCE_TIMEOUT:
       g_value_set_uint64 (value, st->fence_timeout);
       break;
@@ -954,7 +871,6 @@ gst_zc_kms_sink_get_property (GObject *object, guint prop_id, GValue *value,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  GST_OBJECT_UNLOCK (self);
 }
 
 static void
@@ -1033,21 +949,6 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   g_properties[PROP_PLANE_ID] = g_param_spec_uint ("plane-id", "Plane id",
       "Plane to use (0: automatic)", 0, G_MAXUINT, 0, rw);
   /**
-   * GstZcKmsSink:render-rectangle:
-   *
-   * Where the frame goes on the screen, <x, y, width, height>. A size other
-   * than the frame's scales the frame on a plane that can scale (checked
-   * with a test commit); when no plane can, negotiation fails with an error
-   * that says so. Parts outside the screen are cropped. Unset: centred,
-   * unscaled.
-   */
-  g_properties[PROP_RENDER_RECTANGLE] =
-      gst_param_spec_array ("render-rectangle", "Render rectangle",
-      "<x, y, width, height> on the screen (unset: centred)",
-      g_param_spec_int ("rect-value", "Rectangle value", "x, y, width or height",
-          G_MININT, G_MAXINT, 0,
-          GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)), rw);
-  /**
    * GstZcKmsSink:fence-timeout:
    *
    * How long (ns) a frame may wait for its acquire fence; then it is
@@ -1071,15 +972,24 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   /**
    * GstZcKmsSink:stats:
    *
-   * Counters since start: shown (frames that reached the screen), dropped
-   * (replaced by a newer frame before the display was free), copied (not
-   * importable input), fence-errors, fence-timeouts, and latency (mean
+   * Counters since start, named as in every element of the plugin: frames
+   * (buffers received; a preroll buffer rendered again counts once), shown
+   * (frames that reached the screen), replaced (a newer frame took their
+   * place before the display was free), dropped (lost because their
+   * acquire fence signalled an error or timed out: fence-errors +
+   * fence-timeouts), copies (frames copied because the input was not
+   * importable), fence-errors, fence-timeouts, and flip-latency (mean
    * commit-to-flip time, ns).
    */
-  g_properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
-      "Frame counters and latency", GST_TYPE_STRUCTURE,
-      GParamFlags (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_properties (gobject_class, N_PROPS, g_properties);
+  g_properties[PROP_STATS] = zc::stats_param_spec ("Frame counters and "
+      "commit-to-flip latency");
+  g_object_class_install_properties (gobject_class, PROP_LAST, g_properties);
+  /*
+   * render-rectangle (write-only) is GstVideoOverlay's, so that
+   * applications can also use gst_video_overlay_set_render_rectangle():
+   * see gst_zc_kms_sink_set_render_rectangle() for what it means here.
+   */
+  gst_video_overlay_install_properties (gobject_class, PROP_LAST);
 
   GstCaps *caps = caps_for_formats (nullptr);
   gst_element_class_add_pad_template (element_class,

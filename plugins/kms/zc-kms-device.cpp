@@ -6,7 +6,6 @@
 
 #include <drm_fourcc.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 
 GST_DEBUG_CATEGORY_EXTERN (gst_zc_kms_sink_debug);
 #define GST_CAT_DEFAULT gst_zc_kms_sink_debug
@@ -392,21 +391,13 @@ KmsDevice::shutdown ()
 
 DumbFb::~DumbFb ()
 {
-  if (map_)
-    munmap (map_, size_);
   if (fb_id_)
-    drmModeRmFB (fd_, fb_id_);
-  if (handle_) {
-    struct drm_mode_destroy_dumb d = {};
-    d.handle = handle_;
-    drmIoctl (fd_, DRM_IOCTL_MODE_DESTROY_DUMB, &d);
-  }
+    drmModeRmFB (buf_.drm_fd (), fb_id_);
 }
 
 int
 DumbFb::create (int fd, const GstVideoInfo *in, uint32_t fourcc)
 {
-  fd_ = fd;
   /* Lay the planes out one after the other with 64-byte aligned strides. */
   GstVideoInfo info = *in;
   GstVideoAlignment align;
@@ -416,22 +407,20 @@ DumbFb::create (int fd, const GstVideoInfo *in, uint32_t fourcc)
   if (!gst_video_info_align (&info, &align))
     return -EINVAL;
   info_ = info;
+  /* One byte per "pixel", the first plane's stride wide and as many rows
+   * as all planes need: the driver allocates bytes, we lay them out. */
   guint64 size = GST_VIDEO_INFO_SIZE (&info);
-  struct drm_mode_create_dumb c = {};
-  c.width = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0);
-  c.height = (size + c.width - 1) / c.width;
-  c.bpp = 8;
-  if (drmIoctl (fd, DRM_IOCTL_MODE_CREATE_DUMB, &c))
-    return neg_errno ();
-  handle_ = c.handle;
-  size_ = c.size;
+  const uint32_t stride = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0);
+  int ret = buf_.create (fd, stride, (size + stride - 1) / stride, 8);
+  if (ret < 0)
+    return ret;
   /* A driver may round the pitch up; then our strides are wrong. */
-  if (c.pitch != guint (GST_VIDEO_INFO_PLANE_STRIDE (&info, 0)) || c.size < size)
+  if (buf_.pitch () != stride || buf_.size () < size)
     return -EINVAL;
 
   uint32_t handles[4] = {}, pitches[4] = {}, offsets[4] = {};
   for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (&info); i++) {
-    handles[i] = handle_;
+    handles[i] = buf_.handle ();
     pitches[i] = GST_VIDEO_INFO_PLANE_STRIDE (&info, i);
     offsets[i] = GST_VIDEO_INFO_PLANE_OFFSET (&info, i);
   }
@@ -439,16 +428,7 @@ DumbFb::create (int fd, const GstVideoInfo *in, uint32_t fourcc)
           GST_VIDEO_INFO_HEIGHT (&info), fourcc, handles, pitches, offsets,
           &fb_id_, 0))
     return neg_errno ();
-  struct drm_mode_map_dumb m = {};
-  m.handle = handle_;
-  if (drmIoctl (fd, DRM_IOCTL_MODE_MAP_DUMB, &m))
-    return neg_errno ();
-  void *p = mmap (nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-      m.offset);
-  if (p == MAP_FAILED)
-    return neg_errno ();
-  map_ = static_cast<uint8_t *> (p);
-  return 0;
+  return buf_.map ();
 }
 
 void

@@ -23,6 +23,7 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
+#include "zc-drm-dumb.h"
 #include "zc-unique-fd.h"
 
 namespace zc {
@@ -153,14 +154,14 @@ public:
   int create (int fd, const GstVideoInfo * info, uint32_t fourcc);
 
   uint32_t fb_id () const { return fb_id_; }
-  uint8_t *map () const { return map_; }
+  uint8_t *map () const { return buf_.data (); }
   const GstVideoInfo *info () const { return &info_; }
 
 private:
-  int fd_ = -1;
-  uint32_t handle_ = 0, fb_id_ = 0;
-  uint8_t *map_ = nullptr;
-  size_t size_ = 0;
+  /* Destroyed after the framebuffer that scans it out (members go after
+   * the destructor's body). */
+  DumbBuffer buf_;
+  uint32_t fb_id_ = 0;
   GstVideoInfo info_ {};
 };
 

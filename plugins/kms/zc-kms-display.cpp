@@ -10,7 +10,6 @@
 #include <cerrno>
 
 #include <poll.h>
-#include <unistd.h>
 
 #define GST_CAT_DEFAULT gst_zc_kms_sink_debug
 
@@ -148,7 +147,7 @@ advance_locked (GstZcKmsSink *self)
   if (st->in_flight || st->failed)
     return -1;
   if (st->next && st->later && fence_ready (*st->later)) {
-    st->stats.dropped++;        /* never shown: a newer frame is ready */
+    st->stats.replaced++;       /* never shown: a newer frame is ready */
     st->next = std::move (st->later);
   }
   if (!st->next)
@@ -216,7 +215,7 @@ display_thread (GstZcKmsSink *self)
     int timeout = advance_locked (self);
     st->idle_cond.notify_all ();
     pollfd pfd[4] = {
-      { st->wake.get (), POLLIN, 0 },
+      { st->wake.fd (), POLLIN, 0 },
       { st->dev->fd (), POLLIN, 0 },
       { -1, POLLIN, 0 },
       { -1, POLLIN, 0 },
@@ -232,24 +231,13 @@ display_thread (GstZcKmsSink *self)
     lk.lock ();
     if (n <= 0)
       continue;
-    if (pfd[0].revents & POLLIN) {
-      uint64_t v;
-      if (read (st->wake.get (), &v, sizeof (v)) < 0)
-        GST_DEBUG_OBJECT (self, "eventfd read: %s", g_strerror (errno));
-    }
+    if (pfd[0].revents & POLLIN)
+      st->wake.clear ();
     if (pfd[1].revents & POLLIN)
       drmHandleEvent (st->dev->fd (), &ev);
     st->idle_cond.notify_all ();
   }
   st->idle_cond.notify_all ();
-}
-
-void
-wake_thread (State *st)
-{
-  uint64_t one = 1;
-  if (write (st->wake.get (), &one, sizeof (one)) < 0)
-    GST_WARNING ("eventfd write: %s", g_strerror (errno));
 }
 
 }  // namespace zc

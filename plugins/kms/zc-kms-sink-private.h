@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * zckmssink internals shared by the element (gstzckmssink.cpp) and its
- * display thread (zckms-display.cpp): the frames on their way to the
+ * display thread (zc-kms-display.cpp): the frames on their way to the
  * screen, the counters, and the element's state.
  */
 #pragma once
 
 #include "gstzckmssink.h"
 #include "zc-kms-device.h"
+#include "zc-wakeup.h"
 
 #include <condition_variable>
 #include <memory>
@@ -48,11 +49,19 @@ struct Frame
 };
 using FramePtr = std::unique_ptr<Frame>;
 
+/* The counters behind the stats property (zc::Stat names in brackets).
+ * Every frame counted in `frames` ends up in exactly one of shown,
+ * replaced, fence_errors or fence_timeouts, unless it is still pending or
+ * the stream stopped or failed first; `dropped` is not kept here, it is
+ * fence_errors + fence_timeouts. */
 struct Stats
 {
-  guint64 shown = 0, dropped = 0, copied = 0, fence_errors = 0;
-  guint64 fence_timeouts = 0;
-  guint64 latency_sum_us = 0, latency_n = 0;
+  guint64 frames = 0;           /* [frames] distinct buffers show_frame got */
+  guint64 shown = 0;            /* [shown] reached the screen (page flip) */
+  guint64 replaced = 0;         /* [replaced] a newer frame took its place */
+  guint64 copies = 0;           /* [copies] copied into a dumb buffer */
+  guint64 fence_errors = 0, fence_timeouts = 0;
+  guint64 latency_sum_us = 0, latency_n = 0;    /* [flip-latency] */
 };
 
 struct State
@@ -103,7 +112,8 @@ struct State
   std::condition_variable idle_cond;
   bool unlocked = false;
   std::thread thread;
-  UniqueFd wake;
+  /* Wakes the display thread up: a new frame, or stop. */
+  Wakeup wake;
 };
 
 
@@ -117,9 +127,7 @@ struct _GstZcKmsSink
 
 namespace zc {
 
-/* Display thread main loop (zckms-display.cpp). */
+/* Display thread main loop (zc-kms-display.cpp). */
 void display_thread (GstZcKmsSink * self);
-/* Wakes the display thread up (a new frame, or stop). */
-void wake_thread (State * st);
 
 }  // namespace zc
