@@ -24,20 +24,12 @@
 #include <gst/zerocopy/zerocopy.h>
 
 #include "kmstest.h"
+#include "zc-drm-dumb.h"
+#include "zc-vgem-uapi.h"
 
 using namespace zctest;
 
 namespace {
-
-// vgem uapi (include/uapi/drm/vgem_drm.h; libdrm does not ship it).
-struct vgem_fence_attach {
-	uint32_t handle, flags, out_fence, pad;
-};
-struct vgem_fence_signal {
-	uint32_t fence, flags;
-};
-#define ZC_IOCTL_VGEM_FENCE_ATTACH DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct vgem_fence_attach)
-#define ZC_IOCTL_VGEM_FENCE_SIGNAL DRM_IOW(DRM_COMMAND_BASE + 0x2, struct vgem_fence_signal)
 
 struct Env {
 	DrmDevice master; // given to the sink; used for capture
@@ -366,18 +358,15 @@ GST_END_TEST;
 static int vgem_pending_fence(DrmDevice &vgem, uint32_t *fence_id)
 {
 	// vgem has dumb buffers but no KMS (no framebuffers).
-	drm_mode_create_dumb c{};
-	c.width = 64;
-	c.height = 64;
-	c.bpp = 32;
-	fail_unless_equals_int(drmIoctl(vgem.fd(), DRM_IOCTL_MODE_CREATE_DUMB, &c), 0);
-	vgem_fence_attach att{};
-	att.handle = c.handle;
-	att.flags = 0x1; // VGEM_FENCE_WRITE
+	zc::DumbBuffer bo;
+	fail_unless_equals_int(bo.create(vgem.fd(), 64, 64, 32), 0);
+	zc_vgem_fence_attach att{};
+	att.handle = bo.handle();
+	att.flags = ZC_VGEM_FENCE_WRITE;
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_ATTACH, &att), 0);
 	*fence_id = att.out_fence;
-	int dmabuf = -1;
-	fail_unless_equals_int(drmPrimeHandleToFD(vgem.fd(), c.handle, DRM_CLOEXEC, &dmabuf), 0);
+	int dmabuf = bo.export_dmabuf();
+	fail_unless(dmabuf >= 0);
 	int sync = gst_zc_dmabuf_export_sync_file(dmabuf, GST_ZC_FENCE_ACCESS_READ);
 	close(dmabuf);
 	fail_unless(sync >= 0);
@@ -425,7 +414,7 @@ GST_START_TEST(test_fence_timeout)
 	GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
 	fail_unless(msg != nullptr);
 	gst_message_unref(msg);
-	vgem_fence_signal sig{ fence_id, 0 };
+	zc_vgem_fence_signal sig{ fence_id, 0 };
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 	fail_unless_equals_uint64(sink_stat(h, "shown"), 1);
 	fail_unless_equals_uint64(sink_stat(h, "fence-errors"), 0);
@@ -526,7 +515,7 @@ GST_START_TEST(test_fence_delayed)
 	fail_unless_equals_uint64(sink_stat(h, "shown"), 1);
 	check_capture(&frame_a, 9, 0, 0);
 
-	vgem_fence_signal sig{ fence_id, 0 };
+	zc_vgem_fence_signal sig{ fence_id, 0 };
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 	// Once shown counts it, the flip is done and nothing else is pending.
 	fail_unless(wait_stat(h, "shown", 2));
@@ -587,7 +576,7 @@ GST_START_TEST(test_eos_after_last_flip)
 	EosPush eos(h);
 	wait_vblanks(3);
 	fail_if(eos.returned.load(), "EOS passed while the last frame waited for its fence");
-	vgem_fence_signal sig{ fence_id, 0 };
+	zc_vgem_fence_signal sig{ fence_id, 0 };
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 	eos.join();
 	fail_unless_equals_uint64(eos.shown_at_return, 2);
@@ -613,7 +602,7 @@ GST_START_TEST(test_eos_wait_unlocked)
 	// not shown and the fence is still pending (vgem refuses to signal a
 	// fence its 10 s timer signalled already).
 	fail_unless_equals_uint64(eos.shown_at_return, 1);
-	vgem_fence_signal sig{ fence_id, 0 };
+	zc_vgem_fence_signal sig{ fence_id, 0 };
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 	gst_harness_teardown(h);
 }
@@ -914,7 +903,7 @@ GST_START_TEST(test_pool_reuse_order)
 	fail_unless_equals_int(gst_zc_buffer_pool_get_n_fenced(GST_ZC_BUFFER_POOL(pool)), 1);
 
 	// Let B flip: A comes back out of the pool only after that.
-	vgem_fence_signal sig{ fence_id, 0 };
+	zc_vgem_fence_signal sig{ fence_id, 0 };
 	fail_unless_equals_int(drmIoctl(vgem.fd(), ZC_IOCTL_VGEM_FENCE_SIGNAL, &sig), 0);
 	fail_unless_equals_int(pool_acquire(pool, &x, 0), GST_FLOW_OK);
 	fail_unless(gst_buffer_peek_memory(x, 0) == mem_a);
