@@ -153,15 +153,8 @@ ZcamSrcState::queue_slot (size_t i)
   s.release_fence.reset ();
   s.acquire_fence = std::move (out);
   s.in_kernel = true;
+  s.index = index;
   s.sequence = seq;
-  if (have_last_seq && seq != last_queued_seq + 1) {
-    ObjectLock guard (self_);
-    stats.dropped += seq - last_queued_seq - 1;
-    GST_DEBUG_OBJECT (self_, "device dropped %" G_GUINT64_FORMAT " frames "
-        "before %" G_GUINT64_FORMAT, seq - last_queued_seq - 1, seq);
-  }
-  have_last_seq = true;
-  last_queued_seq = seq;
   return 0;
 }
 
@@ -174,14 +167,29 @@ ZcamSrcState::drain_events (std::vector<Warning> &warnings)
   while ((ret = dev.read_event (ev)) == 0) {
     if (ev.type != ZCAM_EVENT_FRAME)
       continue;
+    /* A buffer is queued at most once at a time, so its index names the
+     * frame; the event's sequence is the period the frame was captured in,
+     * which can be later than QBUF's when the device ran late. */
     auto it = std::find_if (slots.begin (), slots.end (),
-        [&] (const Slot &s) { return s.in_kernel && s.sequence == ev.sequence; });
+        [&] (const Slot &s) { return s.in_kernel && s.index == ev.index; });
     if (it == slots.end ()) {
-      GST_DEBUG_OBJECT (self_, "event for unknown frame %" G_GUINT64_FORMAT,
-          (guint64) ev.sequence);
+      GST_DEBUG_OBJECT (self_, "event for unknown buffer %u (frame %"
+          G_GUINT64_FORMAT ")", ev.index, (guint64) ev.sequence);
       continue;
     }
+    /* Every period the device did not capture is a gap in the sequence. */
+    if (have_last_seq && ev.sequence > last_completed_seq + 1) {
+      guint64 lost = ev.sequence - last_completed_seq - 1;
+      ObjectLock guard (self_);
+      stats.dropped += lost;
+      GST_DEBUG_OBJECT (self_, "device lost %" G_GUINT64_FORMAT " frames "
+          "before %" G_GUINT64_FORMAT, lost, (guint64) ev.sequence);
+    }
+    if (!have_last_seq || ev.sequence > last_completed_seq)
+      last_completed_seq = ev.sequence;
+    have_last_seq = true;
     it->in_kernel = false;
+    it->sequence = ev.sequence;
     it->timestamp_ns = ev.timestamp_ns;
     if (ev.flags & ZCAM_EVENT_ERROR) {
       {

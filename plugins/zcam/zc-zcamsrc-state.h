@@ -35,7 +35,8 @@ struct Slot
   bool ready = false;            /* late mode: complete, waiting for push */
   UniqueFd release_fence;        /* merged release fences of the last lap */
   UniqueFd acquire_fence;        /* out-fence of the current capture */
-  guint64 sequence = 0;
+  guint32 index = 0;             /* the device's buffer index (QBUF) */
+  guint64 sequence = 0;          /* QBUF's, then the completion event's */
   guint64 timestamp_ns = 0;      /* completion time (late mode) */
 };
 
@@ -100,7 +101,7 @@ public:
   bool streaming = false;
   guint64 t0_ns = 0;             /* monotonic time of STREAMON */
   bool have_last_seq = false;
-  guint64 last_queued_seq = 0;
+  guint64 last_completed_seq = 0;  /* highest sequence of an event */
   guint64 last_pushed_seq = 0;
   bool pushed_any = false;
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
