@@ -378,8 +378,27 @@ wait_fence (GstZcFence *self, int fence, int *status)
   return res;
 }
 
-/* mode=wait, on the source pad's thread. FALSE: the buffer was dropped. */
-static bool
+/* The GAP event that stands in for a dropped @buf, or NULL when the buffer
+ * has no timestamp to put in it. Without it a sink behind us that sees
+ * only dropped frames never prerolls, and a live pipeline reaches PLAYING
+ * only once every sink prerolled: the other branch of a tee then waits in
+ * preroll holding the source's buffers, and the whole pipeline stalls. */
+static GstEvent *
+gap_for (GstBuffer *buf)
+{
+  GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) :
+      GST_BUFFER_DTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return NULL;
+  GstEvent *gap = gst_event_new_gap (ts, GST_BUFFER_DURATION (buf));
+  /* Data was there and is lost, not a stream with nothing to say. */
+  gst_event_set_gap_flags (gap, GST_GAP_FLAG_MISSING_DATA);
+  return gap;
+}
+
+/* mode=wait, on the source pad's thread: READY (push it), ERROR or TIMEOUT
+ * (dropped, counted, warned about) or FLUSHING. */
+static WaitResult
 wait_acquire (GstZcFence *self, GstBuffer *buf)
 {
   GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
@@ -390,21 +409,14 @@ wait_acquire (GstZcFence *self, GstBuffer *buf)
     fence = implicit.get ();
   }
   if (fence < 0)
-    return true;
+    return WaitResult::READY;
   int status;
-  switch (wait_fence (self, fence, &status)) {
-    case WaitResult::READY:
-      return true;
-    case WaitResult::ERROR:
-      count_drop (self, buf, status, false);
-      return false;
-    case WaitResult::TIMEOUT:
-      count_drop (self, buf, 0, true);
-      return false;
-    case WaitResult::FLUSHING:
-      return false;
-  }
-  return false;
+  WaitResult res = wait_fence (self, fence, &status);
+  if (res == WaitResult::ERROR)
+    count_drop (self, buf, status, false);
+  else if (res == WaitResult::TIMEOUT)
+    count_drop (self, buf, 0, true);
+  return res;
 }
 
 /* mode=implicit, in the chain function. FALSE: the buffer was dropped. */
@@ -536,8 +548,14 @@ src_loop (gpointer user_data)
     GST_OBJECT_LOCK (self);
     bool wait = self->state->active == GST_ZC_FENCE_MODE_WAIT;
     GST_OBJECT_UNLOCK (self);
-    if (wait && !wait_acquire (self, buf)) {
+    WaitResult res = wait ? wait_acquire (self, buf) : WaitResult::READY;
+    if (res != WaitResult::READY) {
+      /* A dropped frame is announced downstream; the buffer goes back to
+       * its pool right away. */
+      GstEvent *gap = res == WaitResult::FLUSHING ? NULL : gap_for (buf);
       gst_buffer_unref (buf);
+      if (gap)
+        gst_pad_push_event (self->srcpad, gap);
     } else {
       ret = gst_pad_push (self->srcpad, buf);
       if (ret == GST_FLOW_OK) {
@@ -612,8 +630,10 @@ gst_zc_fence_chain (GstPad *, GstObject *parent, GstBuffer *buf)
   GST_OBJECT_UNLOCK (self);
 
   if (mode == GST_ZC_FENCE_MODE_IMPLICIT && !import_acquire (self, buf)) {
+    /* Announced downstream in its place among the queued buffers. */
+    GstEvent *gap = gap_for (buf);
     gst_buffer_unref (buf);
-    return GST_FLOW_OK;
+    return gap ? enqueue (self, GST_MINI_OBJECT (gap)) : GST_FLOW_OK;
   }
   if (mode == GST_ZC_FENCE_MODE_ATTACH)
     buf = attach_acquire (self, buf);

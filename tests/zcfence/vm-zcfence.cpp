@@ -267,6 +267,82 @@ GST_START_TEST (test_zcam_errors)
 }
 GST_END_TEST;
 
+/* zcam's fault-injection knob (docs/zcam-uapi.md). */
+void
+zcam_knob (const char *knob, int value)
+{
+  std::ofstream f (std::string ("/sys/kernel/debug/zcam/zcam0/") + knob);
+  fail_unless (f.good (), "cannot open zcam's %s", knob);
+  f << value << "\n";
+}
+
+/* Every frame's fence fails, from the first one, in a tee whose display
+ * branch has a prerolling sink (zckmssink, sync=true by default). The
+ * zcfence branch's sink only ever sees GAP events in place of the dropped
+ * frames; it must preroll on them, or the live pipeline never reaches
+ * PLAYING: zckmssink then waits in preroll with a buffer, its queue holds
+ * the others, zcamsrc has none left to capture into and nothing moves.
+ * The stream must instead run to EOS with every frame counted. */
+GST_START_TEST (test_tee_all_fences_fail)
+{
+  if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
+    fail ("zcam.ko is not loaded");
+  const guint64 n = 60;
+  std::string desc = "zcamsrc name=src num-buffers=" + std::to_string (n) +
+      " ! video/x-raw,format=BGRx,width=640,height=480,framerate=30/1 ! "
+      "tee name=t  t. ! queue ! zcfence name=f mode=wait ! fakesink name=fs "
+      "t. ! queue ! zckmssink name=k driver-name=vkms";
+  GstElement *p = gst_parse_launch (desc.c_str (), NULL);
+  fail_unless (p != NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstElement *f = gst_bin_get_by_name (GST_BIN (p), "f");
+  GstElement *k = gst_bin_get_by_name (GST_BIN (p), "k");
+  /* Far more than the stream has: every frame fails, the first one too. */
+  zcam_knob ("fail_fences", 100000);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+
+  GstBus *bus = gst_element_get_bus (p);
+  /* A guard against the wedge, not a timing target. */
+  const gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  bool eos = false, error = false;
+  while (!eos && !error) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    if (left <= 0)
+      break;
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, left * GST_USECOND,
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (!m)
+      break;
+    eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+    error = GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR;
+    gst_message_unref (m);
+  }
+  zcam_knob ("fail_fences", 0);
+  guint64 f_frames = stat_u64 (f, "frames"), f_errors = stat_u64 (f,
+      "fence-errors");
+  GST_INFO ("zcfence: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+      " fence errors; zckmssink: %" G_GUINT64_FORMAT " fence errors",
+      f_frames, f_errors, stat_u64 (k, "fence-errors"));
+  fail_if (error, "pipeline error");
+  fail_unless (eos, "no EOS within 120 s: the pipeline is wedged after %"
+      G_GUINT64_FORMAT " frames", f_frames);
+  /* Every frame went out and failed: none passed zcfence, none was shown. */
+  fail_unless_equals_uint64 (stat_u64 (src, "frames"), n);
+  fail_unless_equals_uint64 (f_frames, n);
+  fail_unless_equals_uint64 (f_errors, n);
+  fail_unless_equals_uint64 (stat_u64 (f, "dropped"), n);
+  fail_unless_equals_uint64 (stat_u64 (f, "pushed"), 0);
+  fail_unless_equals_uint64 (stat_u64 (k, "shown"), 0);
+  fail_unless (stat_u64 (k, "fence-errors") >= 1);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (k);
+  gst_object_unref (f);
+  gst_object_unref (src);
+  gst_object_unref (p);
+}
+GST_END_TEST;
+
 /* mode=auto picks from the element downstream, through a queue, a
  * capsfilter and a bin: V4L2 -> wait, KMS -> implicit, fakesink -> wait. */
 GST_START_TEST (test_auto)
@@ -334,6 +410,7 @@ zcfence_suite (void)
   tcase_add_test (tc, test_implicit);
   tcase_add_test (tc, test_attach);
   tcase_add_test (tc, test_zcam_errors);
+  tcase_add_test (tc, test_tee_all_fences_fail);
   tcase_add_test (tc, test_auto);
   return s;
 }
