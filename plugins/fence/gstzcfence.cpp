@@ -39,6 +39,7 @@
 #include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
+#include "zc-ratelimit.h"
 #include "zc-stats.h"
 #include "zc-unique-fd.h"
 #include "zc-wakeup.h"
@@ -82,6 +83,7 @@ struct State {
   guint64 timeout = DEFAULT_TIMEOUT;
   guint max_buffers = DEFAULT_MAX_BUFFERS;
   Stats stats;
+  zc::WarningLimiter warnings;  /* what of the drops reaches the bus */
   GstZcFenceMode active = GST_ZC_FENCE_MODE_AUTO; /* resolved mode */
   std::string chosen_for;                         /* who auto chose for */
 
@@ -297,27 +299,69 @@ export_implicit (GstZcFence *self, GstBuffer *buf)
   return merged;
 }
 
+/* The summary warning of frames whose warnings were held back. */
+static void
+post_summary (GstZcFence *self, const zc::WarningLimiter::Summary &sum)
+{
+  GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
+      ("%" G_GUINT64_FORMAT " more frames were dropped for failed or late "
+          "fences in the last %u s; see the stats property.", sum.count,
+          zc::summary_seconds (sum.span_us)),
+      ("warnings are rate-limited: one summary every %u s at most",
+          guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
+      ("failed", G_TYPE_UINT64, sum.count, NULL));
+}
+
+/* Posts the summary of frames not reported yet (end of stream). */
+static void
+flush_warnings (GstZcFence *self)
+{
+  zc::WarningLimiter::Summary sum;
+  GST_OBJECT_LOCK (self);
+  bool post = self->state->warnings.flush (g_get_monotonic_time (), &sum);
+  GST_OBJECT_UNLOCK (self);
+  if (post)
+    post_summary (self, sum);
+}
+
 static void
 count_drop (GstZcFence *self, GstBuffer *buf, int status, bool timeout)
 {
   State *st = self->state;
+  zc::WarningLimiter::Summary sum;
   GST_OBJECT_LOCK (self);
   if (timeout)
     st->stats.fence_timeouts++;
   else
     st->stats.fence_errors++;
   guint64 timeout_ns = st->timeout;
+  /* Counted exactly above; only the messages are rate-limited. */
+  auto post = st->warnings.failed (g_get_monotonic_time (), &sum);
   GST_OBJECT_UNLOCK (self);
+  if (post == zc::WarningLimiter::Post::SUMMARY) {
+    post_summary (self, sum);
+    return;
+  }
+  if (post != zc::WarningLimiter::Post::FIRST)
+    return;
+  /* The details are those of zcamsrc's warning (sequence = offset). */
+  const gint error = timeout ? -ETIMEDOUT : status;
   if (timeout)
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence did not signal within %" GST_TIME_FORMAT
             ".", GST_TIME_ARGS (timeout_ns)),
-        ("buffer offset %" G_GUINT64_FORMAT, GST_BUFFER_OFFSET (buf)));
+        ("buffer offset %" G_GUINT64_FORMAT, GST_BUFFER_OFFSET (buf)),
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf),
+            "fence-error", G_TYPE_INT, error,
+            "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
   else
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence signalled an error."),
         ("buffer offset %" G_GUINT64_FORMAT ": %s", GST_BUFFER_OFFSET (buf),
-            g_strerror (-status)));
+            g_strerror (-status)),
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf),
+            "fence-error", G_TYPE_INT, error,
+            "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
 }
 
 enum class WaitResult { READY, ERROR, TIMEOUT, FLUSHING };
@@ -540,6 +584,9 @@ src_loop (gpointer user_data)
   if (GST_IS_EVENT (obj)) {
     GstEvent *event = GST_EVENT (obj);
     bool eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+    /* Before the EOS: the application hears of every failure by then. */
+    if (eos)
+      flush_warnings (self);
     gst_pad_push_event (self->srcpad, event);
     if (eos)
       ret = GST_FLOW_EOS;
@@ -747,6 +794,7 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       GST_OBJECT_LOCK (self);
       st->stats = Stats ();
+      st->warnings.reset ();
       st->active = GST_ZC_FENCE_MODE_AUTO;
       st->chosen_for.clear ();
       st->import_unsupported = false;
@@ -758,6 +806,9 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (gst_zc_fence_parent_class)->change_state (element,
       transition);
+  /* A stream stopped without EOS: report what was held back. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    flush_warnings (self);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
     std::lock_guard<std::mutex> lock (st->lock);
     st->wake.close ();

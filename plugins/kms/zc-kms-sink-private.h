@@ -8,6 +8,7 @@
 
 #include "gstzckmssink.h"
 #include "zc-kms-device.h"
+#include "zc-ratelimit.h"
 
 #include <condition_variable>
 #include <memory>
@@ -95,6 +96,7 @@ struct State
    * display by replacing each other. */
   FramePtr next, later, in_flight, on_screen;
   Stats stats;
+  zc::WarningLimiter warnings;  /* fence timeouts: what reaches the bus */
   bool stopping = false, modeset = true, failed = false;
   uint32_t last_overlay = 0;
   /* Signalled by the display thread after each round (a commit, a flip,
@@ -119,6 +121,9 @@ namespace zc {
 
 /* Display thread main loop (zckms-display.cpp). */
 void display_thread (GstZcKmsSink * self);
+/* Posts the summary of fence timeouts held back (zckms-display.cpp). */
+void post_timeout_summary (GstZcKmsSink * self,
+    const zc::WarningLimiter::Summary & sum);
 /* Wakes the display thread up (a new frame, or stop). */
 void wake_thread (State * st);
 
