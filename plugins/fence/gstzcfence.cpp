@@ -25,8 +25,11 @@
  *   `wait`. The choice is logged and shown in #GstZcFence:stats.
  *
  * A fence that signals with an error, or does not signal within the
- * timeout, drops the frame with a warning message; #GstZcFence:stats
- * counts both. The pipeline goes on.
+ * timeout, drops the frame: #GstZcFence:stats counts it, a GAP event takes
+ * its place downstream (so a sink that gets only dropped frames still
+ * prerolls) and a warning message says so, rate-limited (the first, then
+ * at most one summary every 5 s, see docs/elements.md). The pipeline goes
+ * on.
  *
  * ## Example launch line
  * |[
