@@ -25,8 +25,11 @@
  *   `wait`. The choice is logged and shown in #GstZcFence:stats.
  *
  * A fence that signals with an error, or does not signal within the
- * timeout, drops the frame with a warning message; #GstZcFence:stats
- * counts both. The pipeline goes on.
+ * timeout, drops the frame: #GstZcFence:stats counts it, a GAP event takes
+ * its place downstream (so a sink that gets only dropped frames still
+ * prerolls) and a warning message says so, rate-limited (the first, then
+ * at most one summary every 5 s, see docs/elements.md). The pipeline goes
+ * on.
  *
  * ## Example launch line
  * |[
@@ -39,6 +42,7 @@
 #include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
+#include "zc-ratelimit.h"
 #include "zc-stats.h"
 #include "zc-unique-fd.h"
 #include "zc-wakeup.h"
@@ -82,6 +86,7 @@ struct State {
   guint64 timeout = DEFAULT_TIMEOUT;
   guint max_buffers = DEFAULT_MAX_BUFFERS;
   Stats stats;
+  zc::WarningLimiter warnings;  /* what of the drops reaches the bus */
   GstZcFenceMode active = GST_ZC_FENCE_MODE_AUTO; /* resolved mode */
   std::string chosen_for;                         /* who auto chose for */
 
@@ -297,27 +302,69 @@ export_implicit (GstZcFence *self, GstBuffer *buf)
   return merged;
 }
 
+/* The summary warning of frames whose warnings were held back. */
+static void
+post_summary (GstZcFence *self, const zc::WarningLimiter::Summary &sum)
+{
+  GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
+      ("%" G_GUINT64_FORMAT " more frames were dropped for failed or late "
+          "fences in the last %u s; see the stats property.", sum.count,
+          zc::summary_seconds (sum.span_us)),
+      ("warnings are rate-limited: one summary every %u s at most",
+          guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
+      ("failed", G_TYPE_UINT64, sum.count, NULL));
+}
+
+/* Posts the summary of frames not reported yet (end of stream). */
+static void
+flush_warnings (GstZcFence *self)
+{
+  zc::WarningLimiter::Summary sum;
+  GST_OBJECT_LOCK (self);
+  bool post = self->state->warnings.flush (g_get_monotonic_time (), &sum);
+  GST_OBJECT_UNLOCK (self);
+  if (post)
+    post_summary (self, sum);
+}
+
 static void
 count_drop (GstZcFence *self, GstBuffer *buf, int status, bool timeout)
 {
   State *st = self->state;
+  zc::WarningLimiter::Summary sum;
   GST_OBJECT_LOCK (self);
   if (timeout)
     st->stats.fence_timeouts++;
   else
     st->stats.fence_errors++;
   guint64 timeout_ns = st->timeout;
+  /* Counted exactly above; only the messages are rate-limited. */
+  auto post = st->warnings.failed (g_get_monotonic_time (), &sum);
   GST_OBJECT_UNLOCK (self);
+  if (post == zc::WarningLimiter::Post::SUMMARY) {
+    post_summary (self, sum);
+    return;
+  }
+  if (post != zc::WarningLimiter::Post::FIRST)
+    return;
+  /* The details are those of zcamsrc's warning (sequence = offset). */
+  const gint error = timeout ? -ETIMEDOUT : status;
   if (timeout)
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence did not signal within %" GST_TIME_FORMAT
             ".", GST_TIME_ARGS (timeout_ns)),
-        ("buffer offset %" G_GUINT64_FORMAT, GST_BUFFER_OFFSET (buf)));
+        ("buffer offset %" G_GUINT64_FORMAT, GST_BUFFER_OFFSET (buf)),
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf),
+            "fence-error", G_TYPE_INT, error,
+            "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
   else
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence signalled an error."),
         ("buffer offset %" G_GUINT64_FORMAT ": %s", GST_BUFFER_OFFSET (buf),
-            g_strerror (-status)));
+            g_strerror (-status)),
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf),
+            "fence-error", G_TYPE_INT, error,
+            "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
 }
 
 enum class WaitResult { READY, ERROR, TIMEOUT, FLUSHING };
@@ -378,8 +425,27 @@ wait_fence (GstZcFence *self, int fence, int *status)
   return res;
 }
 
-/* mode=wait, on the source pad's thread. FALSE: the buffer was dropped. */
-static bool
+/* The GAP event that stands in for a dropped @buf, or NULL when the buffer
+ * has no timestamp to put in it. Without it a sink behind us that sees
+ * only dropped frames never prerolls, and a live pipeline reaches PLAYING
+ * only once every sink prerolled: the other branch of a tee then waits in
+ * preroll holding the source's buffers, and the whole pipeline stalls. */
+static GstEvent *
+gap_for (GstBuffer *buf)
+{
+  GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) :
+      GST_BUFFER_DTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return NULL;
+  GstEvent *gap = gst_event_new_gap (ts, GST_BUFFER_DURATION (buf));
+  /* Data was there and is lost, not a stream with nothing to say. */
+  gst_event_set_gap_flags (gap, GST_GAP_FLAG_MISSING_DATA);
+  return gap;
+}
+
+/* mode=wait, on the source pad's thread: READY (push it), ERROR or TIMEOUT
+ * (dropped, counted, warned about) or FLUSHING. */
+static WaitResult
 wait_acquire (GstZcFence *self, GstBuffer *buf)
 {
   GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
@@ -390,21 +456,14 @@ wait_acquire (GstZcFence *self, GstBuffer *buf)
     fence = implicit.get ();
   }
   if (fence < 0)
-    return true;
+    return WaitResult::READY;
   int status;
-  switch (wait_fence (self, fence, &status)) {
-    case WaitResult::READY:
-      return true;
-    case WaitResult::ERROR:
-      count_drop (self, buf, status, false);
-      return false;
-    case WaitResult::TIMEOUT:
-      count_drop (self, buf, 0, true);
-      return false;
-    case WaitResult::FLUSHING:
-      return false;
-  }
-  return false;
+  WaitResult res = wait_fence (self, fence, &status);
+  if (res == WaitResult::ERROR)
+    count_drop (self, buf, status, false);
+  else if (res == WaitResult::TIMEOUT)
+    count_drop (self, buf, 0, true);
+  return res;
 }
 
 /* mode=implicit, in the chain function. FALSE: the buffer was dropped. */
@@ -528,6 +587,9 @@ src_loop (gpointer user_data)
   if (GST_IS_EVENT (obj)) {
     GstEvent *event = GST_EVENT (obj);
     bool eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+    /* Before the EOS: the application hears of every failure by then. */
+    if (eos)
+      flush_warnings (self);
     gst_pad_push_event (self->srcpad, event);
     if (eos)
       ret = GST_FLOW_EOS;
@@ -536,8 +598,14 @@ src_loop (gpointer user_data)
     GST_OBJECT_LOCK (self);
     bool wait = self->state->active == GST_ZC_FENCE_MODE_WAIT;
     GST_OBJECT_UNLOCK (self);
-    if (wait && !wait_acquire (self, buf)) {
+    WaitResult res = wait ? wait_acquire (self, buf) : WaitResult::READY;
+    if (res != WaitResult::READY) {
+      /* A dropped frame is announced downstream; the buffer goes back to
+       * its pool right away. */
+      GstEvent *gap = res == WaitResult::FLUSHING ? NULL : gap_for (buf);
       gst_buffer_unref (buf);
+      if (gap)
+        gst_pad_push_event (self->srcpad, gap);
     } else {
       ret = gst_pad_push (self->srcpad, buf);
       if (ret == GST_FLOW_OK) {
@@ -612,8 +680,10 @@ gst_zc_fence_chain (GstPad *, GstObject *parent, GstBuffer *buf)
   GST_OBJECT_UNLOCK (self);
 
   if (mode == GST_ZC_FENCE_MODE_IMPLICIT && !import_acquire (self, buf)) {
+    /* Announced downstream in its place among the queued buffers. */
+    GstEvent *gap = gap_for (buf);
     gst_buffer_unref (buf);
-    return GST_FLOW_OK;
+    return gap ? enqueue (self, GST_MINI_OBJECT (gap)) : GST_FLOW_OK;
   }
   if (mode == GST_ZC_FENCE_MODE_ATTACH)
     buf = attach_acquire (self, buf);
@@ -727,6 +797,7 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       GST_OBJECT_LOCK (self);
       st->stats = Stats ();
+      st->warnings.reset ();
       st->active = GST_ZC_FENCE_MODE_AUTO;
       st->chosen_for.clear ();
       st->import_unsupported = false;
@@ -738,6 +809,9 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (gst_zc_fence_parent_class)->change_state (element,
       transition);
+  /* A stream stopped without EOS: report what was held back. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    flush_warnings (self);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
     std::lock_guard<std::mutex> lock (st->lock);
     st->wake.close ();

@@ -226,6 +226,7 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
     st->stats = Stats ();
+    st->warnings.reset ();
     st->stopping = false;
     st->failed = false;
     st->unlocked = false;
@@ -273,13 +274,19 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
         drmHandleEvent (st->dev->fd (), &ev) == 0) {
     }
   }
+  zc::WarningLimiter::Summary sum;
+  bool summary;
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
     st->next.reset ();
     st->later.reset ();
     st->in_flight.reset ();
     st->on_screen.reset ();
+    summary = st->warnings.flush (g_get_monotonic_time (), &sum);
   }
+  /* The display thread is gone: report the timeouts held back. */
+  if (summary)
+    post_timeout_summary (self, sum);
   gst_clear_buffer (&st->last_buffer);
   st->slots.clear ();
   st->background.reset ();

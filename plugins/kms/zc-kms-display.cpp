@@ -137,6 +137,19 @@ fence_ready (const Frame &f)
       (gst_zc_sync_file_get_status (f.acquire.get (), &info) && info.status == 1);
 }
 
+void
+post_timeout_summary (GstZcKmsSink *self,
+    const zc::WarningLimiter::Summary &sum)
+{
+  GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
+      ("%" G_GUINT64_FORMAT " more frames were dropped because their acquire "
+          "fence did not signal within fence-timeout in the last %u s; see "
+          "the stats property.", sum.count, zc::summary_seconds (sum.span_us)),
+      ("warnings are rate-limited: one summary every %u s at most",
+          guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
+      ("failed", G_TYPE_UINT64, sum.count, NULL));
+}
+
 /* Commits st->next when the display is free and its fence is ready; the
  * newest frame (st->later) takes its place once its own fence signalled.
  * Returns the poll timeout (ms) the thread should use, -1 for none. */
@@ -171,9 +184,20 @@ advance_locked (GstZcKmsSink *self)
           return int ((left + 999) / 1000);
         st->stats.fence_timeouts++;
         st->next = std::move (st->later);
-        GST_ELEMENT_WARNING (self, STREAM, FAILED,
-            ("A frame's acquire fence did not signal within fence-timeout; "
-                "the frame was dropped."), (NULL));
+        /* Counted exactly above; the messages are rate-limited. */
+        zc::WarningLimiter::Summary sum;
+        switch (st->warnings.failed (g_get_monotonic_time (), &sum)) {
+          case zc::WarningLimiter::Post::FIRST:
+            GST_ELEMENT_WARNING (self, STREAM, FAILED,
+                ("A frame's acquire fence did not signal within "
+                    "fence-timeout; the frame was dropped."), (NULL));
+            break;
+          case zc::WarningLimiter::Post::SUMMARY:
+            post_timeout_summary (self, sum);
+            break;
+          case zc::WarningLimiter::Post::NONE:
+            break;
+        }
         return 0;
       }
     }

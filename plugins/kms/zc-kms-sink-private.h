@@ -8,6 +8,7 @@
 
 #include "gstzckmssink.h"
 #include "zc-kms-device.h"
+#include "zc-ratelimit.h"
 #include "zc-wakeup.h"
 
 #include <condition_variable>
@@ -104,6 +105,7 @@ struct State
    * display by replacing each other. */
   FramePtr next, later, in_flight, on_screen;
   Stats stats;
+  zc::WarningLimiter warnings;  /* fence timeouts: what reaches the bus */
   bool stopping = false, modeset = true, failed = false;
   uint32_t last_overlay = 0;
   /* Signalled by the display thread after each round (a commit, a flip,
@@ -129,5 +131,8 @@ namespace zc {
 
 /* Display thread main loop (zc-kms-display.cpp). */
 void display_thread (GstZcKmsSink * self);
+/* Posts the summary of fence timeouts held back (zc-kms-display.cpp). */
+void post_timeout_summary (GstZcKmsSink * self,
+    const zc::WarningLimiter::Summary & sum);
 
 }  // namespace zc

@@ -26,6 +26,7 @@
 #include "gstzcamsrcpool.h"
 #include "zc-fd.h"
 #include "zc-glib.h"
+#include "zc-ratelimit.h"
 #include "zc-stats.h"
 #include "zc-zcamsrc-layout.h"
 #include "zc-zcamsrc-state.h"
@@ -178,6 +179,65 @@ monotonic_to_running (GstZcamSrc *self, guint64 ts_ns)
    * clock; also right for any other clock that runs at the same rate. */
   gint64 running = gint64 (now) - gint64 (base) - (gint64 (mono) - gint64 (ts_ns));
   return running < 0 ? 0 : GstClockTime (running);
+}
+
+/* ---- warnings about failed frames ---- */
+
+/* Early mode pushed the frame before it failed: the consumer sees the
+ * error status of its acquire fence. Late mode never pushes it. The details
+ * let an application match the warning to the buffer (offset = sequence). */
+static bool
+failed_frames_pushed (State *st)
+{
+  return st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !st->copy;
+}
+
+/* The summary of the frames that failed since the last warning; its
+ * details are those of the last of them, plus how many there were. */
+static void
+post_summary (GstZcamSrc *self, const zc::WarningLimiter::Summary &sum)
+{
+  State *st = self->state;
+  const Warning &w = st->last_failure;
+  GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
+      ("%" G_GUINT64_FORMAT " more frames were not captured correctly in the "
+          "last %u s (the last one: frame %" G_GUINT64_FORMAT "); see the "
+          "stats property.", sum.count, zc::summary_seconds (sum.span_us),
+          w.sequence),
+      ("warnings are rate-limited: one summary every %u s at most",
+          guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
+      ("sequence", G_TYPE_UINT64, w.sequence,
+          "fence-error", G_TYPE_INT, w.error,
+          "pushed", G_TYPE_BOOLEAN, failed_frames_pushed (st),
+          "failed", G_TYPE_UINT64, sum.count, NULL));
+}
+
+/* A frame whose fence signalled an error (counted in stats already): the
+ * first one of the stream is a warning of its own, later ones go into a
+ * summary at most every WARNING_INTERVAL_US (common/zc-ratelimit.h). */
+static void
+warn_failed_frame (GstZcamSrc *self, const Warning &w)
+{
+  State *st = self->state;
+  st->last_failure = w;
+  zc::WarningLimiter::Summary sum;
+  switch (st->warnings.failed (g_get_monotonic_time (), &sum)) {
+    case zc::WarningLimiter::Post::FIRST:
+      GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
+          ("Frame %" G_GUINT64_FORMAT " was not captured correctly%s.",
+              w.sequence, failed_frames_pushed (st) ?
+              "; its acquire fence carries the error" : " and is dropped"),
+          ("the frame's fence signalled %s", g_strerror (-w.error)),
+          ("sequence", G_TYPE_UINT64, w.sequence,
+              "fence-error", G_TYPE_INT, w.error,
+              "pushed", G_TYPE_BOOLEAN, failed_frames_pushed (st), NULL));
+      break;
+    case zc::WarningLimiter::Post::SUMMARY:
+      post_summary (self, sum);
+      break;
+    case zc::WarningLimiter::Post::NONE:
+      break;
+  }
 }
 
 /* ---- GObject ---- */
@@ -353,6 +413,7 @@ gst_zcam_src_start (GstBaseSrc *src)
   st->stats = zc::Stats ();
   st->mode = st->props.fence_mode;
   GST_OBJECT_UNLOCK (self);
+  st->warnings.reset ();
   st->negotiated = false;
   st->flushing = false;
   return TRUE;
@@ -364,6 +425,10 @@ gst_zcam_src_stop (GstBaseSrc *src)
   GstZcamSrc *self = GST_ZCAM_SRC (src);
   State *st = self->state;
   self->state->stop_streaming ();
+  /* The streaming thread is gone: report the failures held back. */
+  zc::WarningLimiter::Summary sum;
+  if (st->warnings.flush (g_get_monotonic_time (), &sum))
+    post_summary (self, sum);
   st->negotiated = false;
   st->wake.close ();
   return TRUE;
@@ -669,21 +734,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       }
     }
 
-    /* Early mode pushed the frame before it failed: the consumer sees the
-     * error status of its acquire fence. Late mode never pushes it. The
-     * details let an application match the warning to the buffer (offset
-     * = sequence). */
     for (const Warning &w : warnings)
-      GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
-          ("Frame %" G_GUINT64_FORMAT " was not captured correctly%s.",
-              w.sequence, st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY &&
-              !st->copy ? "; its acquire fence carries the error" :
-              " and is dropped"),
-          ("the frame's fence signalled %s", g_strerror (-w.error)),
-          ("sequence", G_TYPE_UINT64, w.sequence,
-              "fence-error", G_TYPE_INT, w.error,
-              "pushed", G_TYPE_BOOLEAN, st->mode ==
-              GST_ZCAM_SRC_FENCE_MODE_EARLY && !st->copy, NULL));
+      warn_failed_frame (self, w);
 
     if (step == Step::FLUSHING)
       return GST_FLOW_FLUSHING;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "gstzcamsrc.h"
+#include "zc-ratelimit.h"
 #include "zc-unique-fd.h"
 #include "zc-wakeup.h"
 #include "zc-zcam-device.h"
@@ -105,6 +106,8 @@ public:
   guint64 last_pushed_seq = 0;
   bool pushed_any = false;
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+  WarningLimiter warnings;       /* failed frames: what reaches the bus */
+  Warning last_failure = {};     /* the latest, for a summary's details */
   Wakeup wake;                   /* a buffer came back, or unlock */
 
   /* Protects the fields below. */

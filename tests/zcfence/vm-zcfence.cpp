@@ -225,9 +225,53 @@ GST_START_TEST (test_attach)
 }
 GST_END_TEST;
 
+/* zcam's fault-injection knob (docs/zcam-uapi.md). */
+void
+zcam_knob (const char *knob, int value)
+{
+  std::ofstream f (std::string ("/sys/kernel/debug/zcam/zcam0/") + knob);
+  fail_unless (f.good (), "cannot open zcam's %s", knob);
+  f << value << "\n";
+}
+
+/* Warnings about failed frames on the bus, by element, checked against the
+ * rate limit of docs/elements.md: the first is a full warning with
+ * `sequence`, `fence-error` and `pushed` details, each later one a summary
+ * whose `failed` says how many frames it stands for. */
+struct FailureWarnings {
+  guint messages = 0;
+  guint64 covered = 0;         /* frames the messages account for */
+  guint64 first_sequence = G_MAXUINT64;
+
+  void add (GstMessage *m)
+  {
+    const GstStructure *d = NULL;
+    gst_message_parse_warning_details (m, &d);
+    fail_unless (d != NULL, "a warning without details");
+    guint64 failed = 0;
+    if (messages == 0) {
+      gint err;
+      gboolean pushed;
+      fail_unless (gst_structure_get (d, "sequence", G_TYPE_UINT64,
+              &first_sequence, "fence-error", G_TYPE_INT, &err, "pushed",
+              G_TYPE_BOOLEAN, &pushed, NULL), "first warning: details");
+      fail_unless (!gst_structure_has_field (d, "failed"));
+      covered++;
+    } else {
+      fail_unless (gst_structure_get_uint64 (d, "failed", &failed),
+          "summary without a count");
+      fail_unless (failed >= 1);
+      covered += failed;
+    }
+    messages++;
+  }
+};
+
 /* zcam fences: fail_fences makes three frames' fences signal -EIO; in wait
- * mode exactly those are dropped (counted, one warning each) and the stream
- * reaches EOS. */
+ * mode exactly those are dropped (counted) and the stream reaches EOS. The
+ * three fail within one warning interval (5 s; they are consecutive frames
+ * at 60 fps): the first is a warning of its own, the other two are one
+ * summary, posted before the EOS. */
 GST_START_TEST (test_zcam_errors)
 {
   if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
@@ -243,7 +287,7 @@ GST_START_TEST (test_zcam_errors)
     knob << "3\n";
   }
   GstBus *bus = gst_element_get_bus (p);
-  int warnings = 0;
+  FailureWarnings warnings;
   bool eos = false;
   while (!eos) {
     GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
@@ -253,16 +297,153 @@ GST_START_TEST (test_zcam_errors)
     fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR, "pipeline error");
     if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING &&
         GST_MESSAGE_SRC (m) == GST_OBJECT (f))
-      warnings++;
+      warnings.add (m);
     eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
     gst_message_unref (m);
   }
   fail_unless_equals_uint64 (stat_u64 (f, "fence-errors"), 3);
-  fail_unless_equals_int (warnings, 3);
+  fail_unless_equals_int (warnings.messages, 2);
+  fail_unless_equals_uint64 (warnings.covered, 3);
   fail_unless_equals_uint64 (stat_u64 (f, "pushed"), stat_u64 (f, "frames") - 3);
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (f);
+  gst_object_unref (p);
+}
+GST_END_TEST;
+
+/* About ten seconds of frames whose fences all fail: the bus carries at
+ * most 1 + seconds / 5 + 1 warnings per element (the first, one summary per
+ * interval, one at the end), and together they account for exactly the
+ * frames stats counts. An upper bound from the rule, with the seconds this
+ * run took: nothing here depends on how fast the machine is. */
+GST_START_TEST (test_warnings_rate_limited)
+{
+  if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
+    fail ("zcam.ko is not loaded");
+  const guint64 n = 300;        /* 10 s at 30 fps */
+  std::string desc = "zcamsrc name=src num-buffers=" + std::to_string (n) +
+      " ! video/x-raw,format=BGRx,width=64,height=32,framerate=30/1 ! "
+      "zcfence name=f mode=wait ! fakesink";
+  GstElement *p = gst_parse_launch (desc.c_str (), NULL);
+  fail_unless (p != NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstElement *f = gst_bin_get_by_name (GST_BIN (p), "f");
+  zcam_knob ("fail_fences", 100000);
+  const gint64 start = g_get_monotonic_time ();
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (p);
+  FailureWarnings from_src, from_f;
+  auto take = [&] (GstMessage *m) {
+    if (GST_MESSAGE_TYPE (m) != GST_MESSAGE_WARNING)
+      return;
+    if (GST_MESSAGE_SRC (m) == GST_OBJECT (src))
+      from_src.add (m);
+    else if (GST_MESSAGE_SRC (m) == GST_OBJECT (f))
+      from_f.add (m);
+  };
+  bool eos = false;
+  while (!eos) {
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+            GST_MESSAGE_WARNING));
+    fail_unless (m != NULL, "no EOS within 120 s");
+    fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR, "pipeline error");
+    take (m);
+    eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+    gst_message_unref (m);
+  }
+  zcam_knob ("fail_fences", 0);
+  /* zcamsrc posts its last summary when it stops; READY keeps the bus. */
+  gst_element_set_state (p, GST_STATE_READY);
+  while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING)) {
+    take (m);
+    gst_message_unref (m);
+  }
+  const gint64 seconds = (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  const guint bound = guint (1 + seconds / 5 + 1);
+  GST_INFO ("%" G_GINT64_FORMAT " s: zcamsrc %u warnings for %" G_GUINT64_FORMAT
+      " frames, zcfence %u for %" G_GUINT64_FORMAT, seconds,
+      from_src.messages, from_src.covered, from_f.messages, from_f.covered);
+  fail_unless_equals_uint64 (stat_u64 (f, "fence-errors"), n);
+  fail_unless_equals_uint64 (from_f.covered, n);
+  fail_unless (from_f.messages <= bound, "zcfence: %u warnings in %"
+      G_GINT64_FORMAT " s", from_f.messages, seconds);
+  fail_unless (stat_u64 (src, "fence-errors") >= 1);
+  fail_unless_equals_uint64 (from_src.covered, stat_u64 (src, "fence-errors"));
+  fail_unless (from_src.messages <= bound, "zcamsrc: %u warnings in %"
+      G_GINT64_FORMAT " s", from_src.messages, seconds);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (f);
+  gst_object_unref (src);
+  gst_object_unref (p);
+}
+GST_END_TEST;
+
+/* Every frame's fence fails, from the first one, in a tee whose display
+ * branch has a prerolling sink (zckmssink, sync=true by default). The
+ * zcfence branch's sink only ever sees GAP events in place of the dropped
+ * frames; it must preroll on them, or the live pipeline never reaches
+ * PLAYING: zckmssink then waits in preroll with a buffer, its queue holds
+ * the others, zcamsrc has none left to capture into and nothing moves.
+ * The stream must instead run to EOS with every frame counted. */
+GST_START_TEST (test_tee_all_fences_fail)
+{
+  if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
+    fail ("zcam.ko is not loaded");
+  const guint64 n = 60;
+  std::string desc = "zcamsrc name=src num-buffers=" + std::to_string (n) +
+      " ! video/x-raw,format=BGRx,width=640,height=480,framerate=30/1 ! "
+      "tee name=t  t. ! queue ! zcfence name=f mode=wait ! fakesink name=fs "
+      "t. ! queue ! zckmssink name=k driver-name=vkms";
+  GstElement *p = gst_parse_launch (desc.c_str (), NULL);
+  fail_unless (p != NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstElement *f = gst_bin_get_by_name (GST_BIN (p), "f");
+  GstElement *k = gst_bin_get_by_name (GST_BIN (p), "k");
+  /* Far more than the stream has: every frame fails, the first one too. */
+  zcam_knob ("fail_fences", 100000);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+
+  GstBus *bus = gst_element_get_bus (p);
+  /* A guard against the wedge, not a timing target. */
+  const gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  bool eos = false, error = false;
+  while (!eos && !error) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    if (left <= 0)
+      break;
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, left * GST_USECOND,
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (!m)
+      break;
+    eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+    error = GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR;
+    gst_message_unref (m);
+  }
+  zcam_knob ("fail_fences", 0);
+  guint64 f_frames = stat_u64 (f, "frames"), f_errors = stat_u64 (f,
+      "fence-errors");
+  GST_INFO ("zcfence: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+      " fence errors; zckmssink: %" G_GUINT64_FORMAT " fence errors",
+      f_frames, f_errors, stat_u64 (k, "fence-errors"));
+  fail_if (error, "pipeline error");
+  fail_unless (eos, "no EOS within 120 s: the pipeline is wedged after %"
+      G_GUINT64_FORMAT " frames", f_frames);
+  /* Every frame went out and failed: none passed zcfence, none was shown. */
+  fail_unless_equals_uint64 (stat_u64 (src, "frames"), n);
+  fail_unless_equals_uint64 (f_frames, n);
+  fail_unless_equals_uint64 (f_errors, n);
+  fail_unless_equals_uint64 (stat_u64 (f, "dropped"), n);
+  fail_unless_equals_uint64 (stat_u64 (f, "pushed"), 0);
+  fail_unless_equals_uint64 (stat_u64 (k, "shown"), 0);
+  fail_unless (stat_u64 (k, "fence-errors") >= 1);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (k);
+  gst_object_unref (f);
+  gst_object_unref (src);
   gst_object_unref (p);
 }
 GST_END_TEST;
@@ -334,6 +515,8 @@ zcfence_suite (void)
   tcase_add_test (tc, test_implicit);
   tcase_add_test (tc, test_attach);
   tcase_add_test (tc, test_zcam_errors);
+  tcase_add_test (tc, test_tee_all_fences_fail);
+  tcase_add_test (tc, test_warnings_rate_limited);
   tcase_add_test (tc, test_auto);
   return s;
 }
