@@ -533,7 +533,7 @@ long zcam_ioctl_qbuf(struct zcam_ctx *ctx, void __user *arg)
 	struct zcam_device *zdev = ctx->zdev;
 	struct sync_file *sync_file = NULL;
 	struct dma_fence *in_fence = NULL;
-	struct zcam_frame *frame;
+	struct zcam_frame *frame, *f;
 	struct zcam_buffer *buf;
 	struct dma_buf *dmabuf;
 	struct zcam_fence *zf;
@@ -594,16 +594,19 @@ long zcam_ioctl_qbuf(struct zcam_ctx *ctx, void __user *arg)
 	}
 	zcam_stream_begin(ctx);
 	/*
-	 * The first period the frame can be captured in: the current one
-	 * while streaming (it is read out when the period ends), after the
-	 * frames queued before it, and after the periods an injected drop
-	 * loses.
+	 * The first period the frame can be captured in: not before the
+	 * current one while streaming (it is read out when the period ends),
+	 * one period after each frame still queued before it, and after the
+	 * periods an injected drop loses. Exact while the engine keeps up,
+	 * never too high (the engine would idle for it).
 	 */
-	seq = ctx->next_qseq;
 	spin_lock(&ctx->qlock);
-	seq = max(seq, ctx->next_period);
+	seq = ctx->next_period;
 	if (ctx->streaming)
 		seq = max(seq, ctx->seq_base + zcam_periods_ended(ctx));
+	list_for_each_entry(f, &ctx->queue, node)
+		seq++;
+	seq = max(seq, ctx->next_qseq);
 	spin_unlock(&ctx->qlock);
 	/* Bounded, so that the frame still completes in bounded time. */
 	drops = clamp(atomic_xchg(&zdev->drop_frames, 0), 0, ZCAM_MAX_FPS);
