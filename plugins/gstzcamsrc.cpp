@@ -86,7 +86,8 @@ struct Slot
   bool ready = false;            /* late mode: complete, waiting for push */
   UniqueFd release_fence;        /* merged release fences of the last lap */
   UniqueFd acquire_fence;        /* out-fence of the current capture */
-  guint64 sequence = 0;
+  guint64 sequence = 0;          /* QBUF's; the event's once complete */
+  guint32 index = 0;             /* the kernel's buffer index */
   guint64 timestamp_ns = 0;      /* completion time (late mode) */
 };
 
@@ -880,6 +881,7 @@ queue_slot (GstZcamSrc *self, size_t i)
   s.acquire_fence = std::move (out);
   s.in_kernel = true;
   s.sequence = seq;
+  s.index = index;
   if (st->have_last_seq && seq != st->last_queued_seq + 1) {
     GST_OBJECT_LOCK (self);
     st->stats.drops += seq - st->last_queued_seq - 1;
@@ -902,8 +904,11 @@ drain_events (GstZcamSrc *self, std::vector<Warning> &warnings)
   while ((ret = st->dev.read_event (ev)) == 0) {
     if (ev.type != ZCAM_EVENT_FRAME)
       continue;
+    /* By index: a buffer is queued once at a time, and the event's
+     * sequence is higher than QBUF's when the device captured the frame
+     * in a later period (docs/zcam-uapi.md). */
     auto it = std::find_if (st->slots.begin (), st->slots.end (),
-        [&] (const Slot &s) { return s.in_kernel && s.sequence == ev.sequence; });
+        [&] (const Slot &s) { return s.in_kernel && s.index == ev.index; });
     if (it == st->slots.end ()) {
       GST_DEBUG_OBJECT (self, "event for unknown frame %" G_GUINT64_FORMAT,
           (guint64) ev.sequence);
@@ -915,12 +920,17 @@ drain_events (GstZcamSrc *self, std::vector<Warning> &warnings)
       GST_OBJECT_LOCK (self);
       st->stats.fence_errors++;
       GST_OBJECT_UNLOCK (self);
-      warnings.push_back ({ev.sequence, ev.error});
+      /* The sequence the buffer was (early) or would be (late) pushed
+       * with. */
+      const bool early = st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !st->copy;
+      warnings.push_back ({early ? it->sequence : ev.sequence, ev.error});
       it->acquire_fence.reset ();
       /* Late mode: the frame is dropped, the buffer goes back in. */
       continue;
     }
     if (st->mode == GST_ZCAM_SRC_FENCE_MODE_LATE || st->copy) {
+      /* Pushed from here on: with the frame's real sequence. */
+      it->sequence = ev.sequence;
       it->ready = true;
       st->ready.push_back (it - st->slots.begin ());
     }
