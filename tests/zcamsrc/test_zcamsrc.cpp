@@ -208,10 +208,11 @@ run_frames (const char *mode, guint n)
     // frame could be captured in. Late mode pushes the sequence the frame
     // was captured in (higher when zcam ran late: docs/zcam-uapi.md);
     // early mode pushes before the capture, with QBUF's.
-    if (early)
+    if (early) {
       fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
-    else
+    } else {
       fail_unless (fence_seqno (info) >= 0 && guint64 (fence_seqno (info)) <= seq);
+    }
     // The pixels carry the captured sequence.
     const guint64 captured = early ? captured_sequence (buf, seq) : seq;
     if (i > 0) {
@@ -328,10 +329,11 @@ run_faults (const char *mode)
         info.name, info.status);
     // The acquire fence is the out-fence of this very capture: its seqno
     // is QBUF's sequence, which late mode replaces by the captured one.
-    if (early)
+    if (early) {
       fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
-    else
+    } else {
       fail_unless (fence_seqno (info) >= 0 && guint64 (fence_seqno (info)) <= seq);
+    }
     fail_unless (info.status == 1 || info.status == -EIO,
         "frame %" G_GUINT64_FORMAT ": status %d", seq, info.status);
     if (info.status < 0)
