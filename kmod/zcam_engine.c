@@ -537,7 +537,7 @@ long zcam_ioctl_qbuf(struct zcam_ctx *ctx, void __user *arg)
 	struct zcam_buffer *buf;
 	struct dma_buf *dmabuf;
 	struct zcam_fence *zf;
-	unsigned int timeout;
+	unsigned long timeout;
 	struct zcam_queue q;
 	int drops;
 	int out_fd = -1;
@@ -647,14 +647,16 @@ long zcam_ioctl_qbuf(struct zcam_ctx *ctx, void __user *arg)
 	frame->in_fence = in_fence;
 	frame->qseq = seq;
 	frame->sequence = seq;
-	timeout = clamp_t(u32, READ_ONCE(zcam_start_timeout_ms), 1, 60000);
-	frame->deadline = jiffies + msecs_to_jiffies(timeout);
+	/* One jiffy more: the current one may be almost over. */
+	timeout = msecs_to_jiffies(clamp_t(u32, READ_ONCE(zcam_start_timeout_ms),
+					   1, 60000)) + 1;
+	frame->deadline = jiffies + timeout;
 	spin_lock(&ctx->qlock);
 	list_add_tail(&frame->node, &ctx->queue);
 	spin_unlock(&ctx->qlock);
 	/* Without STREAMON the fence still signals: it expires. */
 	if (!ctx->streaming)
-		queue_delayed_work(zcam_wq, &ctx->expire, msecs_to_jiffies(timeout));
+		queue_delayed_work(zcam_wq, &ctx->expire, timeout);
 	mutex_unlock(&ctx->lock);
 	return 0;
 
