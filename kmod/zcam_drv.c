@@ -33,6 +33,11 @@ module_param_named(in_fence_timeout_ms, zcam_in_fence_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(in_fence_timeout_ms,
 		 "Longest wait for a frame's in-fence and reservation fences before the frame fails with -ETIMEDOUT (1-60000 ms, default 1000)");
 
+unsigned int zcam_start_timeout_ms = 2000;
+module_param_named(start_timeout_ms, zcam_start_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(start_timeout_ms,
+		 "Longest time a buffer queued while the stream is off waits for STREAMON before its frame fails with -ETIMEDOUT (1-60000 ms, default 2000)");
+
 #define ZCAM_MAX_DEVICES 16
 
 struct workqueue_struct *zcam_wq;
@@ -331,7 +336,14 @@ static int __init zcam_init(void)
 		return -EINVAL;
 	}
 
-	zcam_wq = alloc_workqueue("zcam", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	/*
+	 * Normal priority: the engine writes frames with the CPU and must
+	 * share it fairly (it yields between lines and drops the frames it
+	 * cannot make). WQ_MEM_RECLAIM: fences signal from here, and memory
+	 * reclaim may wait for fences, so the work must not depend on
+	 * creating a worker under memory pressure.
+	 */
+	zcam_wq = alloc_workqueue("zcam", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!zcam_wq)
 		return -ENOMEM;
 	zcam_devices = kcalloc(devices, sizeof(*zcam_devices), GFP_KERNEL);

@@ -47,8 +47,9 @@
 /* Module parameters (zcam_drv.c). */
 extern unsigned int zcam_max_buffers;
 extern unsigned int zcam_in_fence_timeout_ms;
+extern unsigned int zcam_start_timeout_ms;
 
-/* The ordered work of every stream runs here (zcam_drv.c). */
+/* The engine and expiry work of every stream runs here (zcam_drv.c). */
 extern struct workqueue_struct *zcam_wq;
 
 struct zcam_device {
@@ -77,30 +78,47 @@ struct zcam_ctx {
 
 	/*
 	 * Serialises the ioctls of this file and protects @fmt, @streaming,
-	 * @fence_context, @next_seq and @period. Never taken by dma-buf or
-	 * fence callbacks, so dropping a dma-buf reference under it is safe.
+	 * @fence_context and @next_qseq; @t0, @period and @seq_base are
+	 * written under it and under @qlock (STREAMON), read under either.
+	 * Never taken by dma-buf or fence callbacks or by the stream's work
+	 * items, so dropping a dma-buf reference or flushing the work under
+	 * it is safe.
 	 */
 	struct mutex lock;
 	struct zcam_format fmt;
 	bool streaming;
 	u64 fence_context;
-	u64 next_seq;
+	/* Lower bound for the sequence of the next QBUF (its fence seqno). */
+	u64 next_qseq;
+	/* STREAMON time; frame period k ends at @t0 + (k + 1) * @period. */
+	ktime_t t0;
 	ktime_t period;
+	/* Sequence of the first frame period after STREAMON. */
+	u64 seq_base;
 
 	/* Buffer indices; ida has its own lock, buffers free them on release. */
 	struct ida buf_ida;
 	atomic_t num_buffers;
 
-	/* Frames the engine has not started yet; protects @queue, @running. */
+	/*
+	 * Frames the engine has not started yet; protects @queue, @running
+	 * and @next_period.
+	 */
 	spinlock_t qlock;
 	struct list_head queue;
 	bool running;
+	/*
+	 * Sequence of the first frame period no completed frame has used:
+	 * the next completed frame has this sequence unless periods were
+	 * lost, and then the difference is counted in zcam_device.drops.
+	 */
+	u64 next_period;
 	/* Set while STREAMOFF or close tear the stream down. */
 	bool stopping;
-	/* Ticks that found no buffer queued; become a sequence gap. */
-	atomic_t underruns;
 	struct hrtimer timer;
 	struct work_struct work;
+	/* Fails frames queued while the stream is off once they expire. */
+	struct delayed_work expire;
 	/* Woken by fence callbacks and by STREAMOFF. */
 	wait_queue_head_t engine_wait;
 
@@ -139,9 +157,12 @@ struct zcam_frame {
 	struct zcam_buffer *buf;
 	struct dma_fence *fence;
 	struct dma_fence *in_fence;
+	/* QBUF's sequence: the fence seqno, the earliest period to use. */
+	u64 qseq;
+	/* The frame period the frame was captured in (set by the engine). */
 	u64 sequence;
-	/* Ticks to let pass before this frame (injected drops). */
-	unsigned int skip;
+	/* Queued while the stream was off: fails at this time (jiffies). */
+	unsigned long deadline;
 };
 
 /* zcam_drv.c */

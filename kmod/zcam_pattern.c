@@ -3,8 +3,13 @@
  * zcam: the test pattern. The layout is normative and documented at the end
  * of uapi/zcam.h and in docs/zcam-uapi.md: tests recompute it byte by byte.
  * Only the visible width and height are written; padding stays zero.
+ *
+ * A large frame takes the CPU for a long time (4K under emulation: about
+ * 165 ms), so every line ends with cond_resched(): the engine's worker
+ * yields to whoever else needs the CPU.
  */
 #include <linux/kernel.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 #include <drm/drm_fourcc.h>
 
@@ -48,6 +53,7 @@ static void zcam_fill_xrgb8888(u8 *base, const struct zcam_format *fmt, u64 seq)
 				px = zcam_code_bit(x, seq) ? 0xffffffff : 0xff000000;
 			line[x] = cpu_to_le32(px);
 		}
+		cond_resched();
 	}
 }
 
@@ -68,6 +74,7 @@ static void zcam_fill_nv12(u8 *base, const struct zcam_format *fmt, u64 seq)
 			else
 				line[x] = x + 4 * s;
 		}
+		cond_resched();
 	}
 	/* Chroma line cy covers luma lines 2cy and 2cy + 1. */
 	for (y = 0; y < fmt->height / 2; y++) {
@@ -83,6 +90,7 @@ static void zcam_fill_nv12(u8 *base, const struct zcam_format *fmt, u64 seq)
 				line[x + 1] = s;
 			}
 		}
+		cond_resched();
 	}
 }
 
@@ -115,6 +123,7 @@ static void zcam_fill_yuyv(u8 *base, const struct zcam_format *fmt, u64 seq)
 				p[3] = s;
 			}
 		}
+		cond_resched();
 	}
 }
 

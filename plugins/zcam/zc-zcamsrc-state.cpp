@@ -189,14 +189,18 @@ ZcamSrcState::drain_events (std::vector<Warning> &warnings)
       last_completed_seq = ev.sequence;
     have_last_seq = true;
     it->in_kernel = false;
-    it->sequence = ev.sequence;
     it->timestamp_ns = ev.timestamp_ns;
+    /* Early mode pushed the buffer with QBUF's sequence (its offset); from
+     * here on (late mode, copies) it goes with the captured one. */
+    const bool early = mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !copy;
+    const guint64 pushed_seq = early ? it->sequence : ev.sequence;
+    it->sequence = ev.sequence;
     if (ev.flags & ZCAM_EVENT_ERROR) {
       {
         ObjectLock guard (self_);
         stats.fence_errors++;
       }
-      warnings.push_back ({ev.sequence, ev.error});
+      warnings.push_back ({pushed_seq, ev.error});
       it->acquire_fence.reset ();
       /* Late mode: the frame is dropped, the buffer goes back in. */
       continue;

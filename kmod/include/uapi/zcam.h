@@ -144,24 +144,31 @@ struct zcam_create_buffer {
  *	ZCAM_QUEUE_OUT_FENCE is set, else -1.
  * @index: out: index of the queued buffer.
  * @reserved0: zero.
- * @sequence: out: sequence number the frame will carry; also the seqno of
- *	its dma_fence. Strictly increasing on a stream; a gap means the
- *	device dropped frames.
+ * @sequence: out: the first frame period the frame can be captured in, and
+ *	the seqno of its dma_fence; strictly increasing on a stream. The
+ *	completion event carries the frame's actual sequence, which is
+ *	higher when the engine could not capture it in that period.
  * @reserved: zero.
  *
  * Buffers are captured in queue order. Before writing, the kernel waits
  * (bounded by the in_fence_timeout_ms module parameter) for the in-fence
  * and for every fence in the buffer's reservation object; on timeout the
  * frame fails with -ETIMEDOUT. The frame's fence is added to the buffer's
- * reservation object with DMA_RESV_USAGE_WRITE at queue time.
+ * reservation object with DMA_RESV_USAGE_WRITE at queue time. A frame
+ * queued while the stream is off fails with -ETIMEDOUT after the
+ * start_timeout_ms module parameter unless STREAMON comes first, so every
+ * fence signals in bounded time.
  * A buffer that is already queued gives -EBUSY; a dma-buf that is not one
  * of this open file's buffers gives -EINVAL.
  *
  * A stream begins with the first QBUF or STREAMON after open or STREAMOFF:
  * it gets a new fence context and its sequence numbers start at 0. Buffers
- * may be queued before STREAMON. While streaming, a frame period that finds
- * no buffer queued is a dropped frame, as are frames dropped by fault
- * injection; the next QBUF's sequence skips the dropped frames.
+ * may be queued before STREAMON. The sequence counts frame periods: period k
+ * ends k + 1 periods after STREAMON, and a frame gets the index of the last
+ * period ended when its readout starts. A period that is not captured (no
+ * buffer queued, engine busy or late, fence waits, fault injection) is lost:
+ * the next frame's sequence skips it and the skipped numbers are counted as
+ * drops.
  */
 struct zcam_queue {
 	__s32 buf_fd;
@@ -204,7 +211,9 @@ struct zcam_stream {
  * struct zcam_event - completion record, read() from the device file
  * @type: ZCAM_EVENT_FRAME.
  * @index: buffer index.
- * @sequence: frame sequence number (as returned by ZCAM_IOC_QBUF).
+ * @sequence: frame sequence number: the frame period it was captured in
+ *	(at least the sequence ZCAM_IOC_QBUF returned); a gap means frame
+ *	periods were lost.
  * @timestamp_ns: CLOCK_MONOTONIC time the frame was completed, in ns; the
  *	same time is the fence's signal timestamp.
  * @flags: ZCAM_EVENT_* flags.
