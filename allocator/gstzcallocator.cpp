@@ -46,19 +46,19 @@ namespace {
 
 /* C++ state of the allocator: GObject instances are zero-filled memory
  * that never runs constructors, so it lives behind a pointer. */
-struct State {
-  std::unique_ptr<zc::Backend> backend;   /* set once in _new(), then const */
+struct State
+{
+  std::unique_ptr<zc::Backend> backend; /* set once in _new(), then const */
   std::string dmabuf_name;
-  GstAllocator *fd_allocator = nullptr;   /* wraps memfds (not dma-bufs) */
+  GstAllocator *fd_allocator = nullptr; /* wraps memfds (not dma-bufs) */
   GstMemoryMapFunction parent_map = nullptr;
   GstMemoryUnmapFunction parent_unmap = nullptr;
   std::atomic<guint64> map_timeout { GST_ZC_ALLOCATOR_MAP_TIMEOUT_DEFAULT };
   std::atomic<bool> told_not_dmabuf { false };
 };
 
-const gchar *const backend_names[] = {
-  "zcam", "dma-heap", "udmabuf", "dumb", "memfd", NULL
-};
+const gchar *const backend_names[] = { "zcam", "dma-heap", "udmabuf", "dumb",
+  "memfd", NULL };
 
 enum {
   PROP_0,
@@ -71,7 +71,8 @@ GParamSpec *properties[N_PROPS];
 
 } // namespace
 
-struct _GstZcAllocator {
+struct _GstZcAllocator
+{
   GstDmaBufAllocator parent;
   State *state;
 };
@@ -110,9 +111,10 @@ zc_mem_map_full (GstMemory *mem, GstMapInfo *info, gsize maxsize)
   if (ret == 0)
     ret = zc::poll_fd (fd, write ? POLLOUT : POLLIN, limit);
   if (ret == -ETIMEDOUT) {
-    GST_WARNING_OBJECT (mem->allocator, "map of memory %p (dma-buf %d): its "
-        "fences did not signal within %" GST_TIME_FORMAT, mem, fd,
-        GST_TIME_ARGS (timeout));
+    GST_WARNING_OBJECT (mem->allocator,
+        "map of memory %p (dma-buf %d): its "
+        "fences did not signal within %" GST_TIME_FORMAT,
+        mem, fd, GST_TIME_ARGS (timeout));
     return NULL;
   }
 
@@ -124,8 +126,8 @@ zc_mem_map_full (GstMemory *mem, GstMapInfo *info, gsize maxsize)
 
   gpointer data = st.parent_map (mem, maxsize, info->flags);
   if (!data)
-    return NULL;   /* ~CpuAccess ends the bracket */
-  access.keep ();  /* zc_mem_unmap_full() ends it */
+    return NULL;  /* ~CpuAccess ends the bracket */
+  access.keep (); /* zc_mem_unmap_full() ends it */
   return data;
 }
 
@@ -154,9 +156,11 @@ wrap_fd (GstZcAllocator *self, zc::UniqueFd fd, gsize size)
         GST_FD_MEMORY_FLAG_NONE);
   } else {
     if (!st.told_not_dmabuf.exchange (true))
-      GST_CAT_INFO_OBJECT (gst_zc_performance_debug, self, "backend %s gives "
+      GST_CAT_INFO_OBJECT (gst_zc_performance_debug, self,
+          "backend %s gives "
           "memory that is not a dma-buf: devices cannot import it, every "
-          "hand-over to hardware will copy", st.backend->name ());
+          "hand-over to hardware will copy",
+          st.backend->name ());
     mem = gst_fd_allocator_alloc (st.fd_allocator, fd.release (), maxsize,
         GST_FD_MEMORY_FLAG_NONE);
   }
@@ -176,8 +180,9 @@ zc_alloc (GstAllocator *allocator, gsize size, GstAllocationParams *params)
   zc::UniqueFd fd;
   int ret = self->state->backend->allocate (total, fd);
   if (ret < 0) {
-    GST_WARNING_OBJECT (self, "%s: cannot allocate %" G_GSIZE_FORMAT
-        " bytes: %s", self->state->backend->name (), total, g_strerror (-ret));
+    GST_WARNING_OBJECT (self,
+        "%s: cannot allocate %" G_GSIZE_FORMAT " bytes: %s",
+        self->state->backend->name (), total, g_strerror (-ret));
     return NULL;
   }
   GstMemory *mem = wrap_fd (self, std::move (fd), total);
@@ -347,8 +352,8 @@ gst_zc_allocator_new (const gchar *backend, const gchar *device)
     return NULL;
   }
 
-  GstZcAllocator *self =
-      GST_ZC_ALLOCATOR (g_object_new (GST_TYPE_ZC_ALLOCATOR, NULL));
+  GstZcAllocator *self = GST_ZC_ALLOCATOR (
+      g_object_new (GST_TYPE_ZC_ALLOCATOR, NULL));
   gst_object_ref_sink (self);
   self->state->dmabuf_name = std::string ("gstzc-") + b->name ();
   self->state->backend = std::move (b);
@@ -385,7 +390,8 @@ gst_zc_allocator_get_device (GstZcAllocator *allocator)
 {
   g_return_val_if_fail (GST_IS_ZC_ALLOCATOR (allocator), NULL);
   return allocator->state->backend ?
-      allocator->state->backend->device ().c_str () : NULL;
+      allocator->state->backend->device ().c_str () :
+      NULL;
 }
 
 /**
@@ -404,7 +410,8 @@ gint
 gst_zc_allocator_get_device_fd (GstZcAllocator *allocator)
 {
   g_return_val_if_fail (GST_IS_ZC_ALLOCATOR (allocator), -1);
-  return allocator->state->backend ? allocator->state->backend->device_fd () : -1;
+  return allocator->state->backend ? allocator->state->backend->device_fd () :
+                                     -1;
 }
 
 /**

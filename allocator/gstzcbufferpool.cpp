@@ -57,13 +57,15 @@ namespace {
 using FenceList = std::vector<zc::UniqueFd>;
 
 /* A returned buffer waiting for its release fences. */
-struct Fenced {
+struct Fenced
+{
   GstBuffer *buffer;
   FenceList fences;
   gint64 deadline_us;
 };
 
-struct State {
+struct State
+{
   /* Set in set_config (pool inactive, no buffers out); read-only while the
    * pool is active. */
   GstZcAllocator *allocator = nullptr;
@@ -79,13 +81,13 @@ struct State {
    * called with lock held (it only pushes to a lock-free queue or frees). */
   std::mutex lock;
   std::condition_variable cond;
-  guint64 generation = 0;        /* bumped whenever a buffer may be free */
+  guint64 generation = 0; /* bumped whenever a buffer may be free */
   bool flushing = false;
   std::deque<Fenced> fenced;
-  guint out = 0;                 /* buffers handed out, for messages */
+  guint out = 0; /* buffers handed out, for messages */
   std::thread watcher;
   bool watcher_quit = false;
-  zc::Wakeup wake;               /* interrupts the watcher's poll */
+  zc::Wakeup wake; /* interrupts the watcher's poll */
 };
 
 GQuark
@@ -114,7 +116,8 @@ fence_signalled (const zc::UniqueFd &fd)
 
 } // namespace
 
-struct _GstZcBufferPool {
+struct _GstZcBufferPool
+{
   GstBufferPool parent;
   State *state;
 };
@@ -164,8 +167,8 @@ watcher_main (GstBufferPool *pool, State *st)
     }
     int timeout_ms = -1;
     if (deadline != G_MAXINT64)
-      timeout_ms = int (CLAMP ((deadline - g_get_monotonic_time () + 999) / 1000,
-              0, 60000));
+      timeout_ms = int (
+          CLAMP ((deadline - g_get_monotonic_time () + 999) / 1000, 0, 60000));
 
     /* The poll only tells that something may have happened: entries and
      * fds can change while unlocked, so they are re-checked below. */
@@ -184,7 +187,8 @@ watcher_main (GstBufferPool *pool, State *st)
         give_back_locked (pool, *st, it->buffer);
         it = st->fenced.erase (it);
       } else if (now >= it->deadline_us) {
-        GST_WARNING_OBJECT (pool, "buffer %p: %zu release fence(s) did not "
+        GST_WARNING_OBJECT (pool,
+            "buffer %p: %zu release fence(s) did not "
             "signal within %" GST_TIME_FORMAT "; freeing the buffer",
             it->buffer, it->fences.size (),
             GST_TIME_ARGS (st->release_timeout));
@@ -213,7 +217,8 @@ gst_zc_buffer_pool_set_config (GstBufferPool *pool, GstStructure *config)
   }
   GstVideoInfo info;
   if (!gst_video_info_from_caps (&info, caps)) {
-    GST_WARNING_OBJECT (pool, "caps %" GST_PTR_FORMAT " are not raw video", caps);
+    GST_WARNING_OBJECT (pool, "caps %" GST_PTR_FORMAT " are not raw video",
+        caps);
     return FALSE;
   }
 
@@ -262,8 +267,10 @@ gst_zc_buffer_pool_set_config (GstBufferPool *pool, GstStructure *config)
   const GstZcFormatInfo *fi = gst_zc_format_get_info (layout.format);
   for (guint i = 0; i < layout.n_planes; i++) {
     if (left % fi->block_width[i] || top % fi->vsub[i]) {
-      GST_WARNING_OBJECT (pool, "padding %u,%u does not fit the subsampling "
-          "of %s", left, top, gst_video_format_to_string (layout.format));
+      GST_WARNING_OBJECT (pool,
+          "padding %u,%u does not fit the subsampling "
+          "of %s",
+          left, top, gst_video_format_to_string (layout.format));
       return FALSE;
     }
     GST_VIDEO_INFO_PLANE_STRIDE (&info, i) = layout.stride[i];
@@ -277,11 +284,15 @@ gst_zc_buffer_pool_set_config (GstBufferPool *pool, GstStructure *config)
     GstVideoInfo plain;
     gst_video_info_from_caps (&plain, caps);
     for (guint i = 0; i < layout.n_planes; i++)
-      if (GST_VIDEO_INFO_PLANE_STRIDE (&plain, i) != GST_VIDEO_INFO_PLANE_STRIDE (&info, i)
-          || GST_VIDEO_INFO_PLANE_OFFSET (&plain, i) != GST_VIDEO_INFO_PLANE_OFFSET (&info, i)) {
-        GST_WARNING_OBJECT (pool, "the %s layout differs from GStreamer's "
+      if (GST_VIDEO_INFO_PLANE_STRIDE (&plain, i) !=
+              GST_VIDEO_INFO_PLANE_STRIDE (&info, i) ||
+          GST_VIDEO_INFO_PLANE_OFFSET (&plain, i) !=
+              GST_VIDEO_INFO_PLANE_OFFSET (&info, i)) {
+        GST_WARNING_OBJECT (pool,
+            "the %s layout differs from GStreamer's "
             "default and the config has no VIDEO_META option: consumers "
-            "will read the frame wrongly", gst_zc_allocator_get_backend (st.allocator));
+            "will read the frame wrongly",
+            gst_zc_allocator_get_backend (st.allocator));
         break;
       }
   }
@@ -294,14 +305,17 @@ gst_zc_buffer_pool_set_config (GstBufferPool *pool, GstStructure *config)
           &st.release_timeout))
     st.release_timeout = GST_ZC_BUFFER_POOL_RELEASE_TIMEOUT_DEFAULT;
 
-  GST_DEBUG_OBJECT (pool, "%s %ux%u on %s: strides %u/%u/%u, size %"
-      G_GSIZE_FORMAT ", min %u max %u%s", gst_video_format_to_string (layout.format),
-      GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info),
+  GST_DEBUG_OBJECT (pool,
+      "%s %ux%u on %s: strides %u/%u/%u, size %" G_GSIZE_FORMAT
+      ", min %u max %u%s",
+      gst_video_format_to_string (layout.format), GST_VIDEO_INFO_WIDTH (&info),
+      GST_VIDEO_INFO_HEIGHT (&info),
       gst_zc_allocator_get_backend (st.allocator), layout.stride[0],
       layout.stride[1], layout.stride[2], layout.size, min, max,
       st.video_meta ? ", video meta" : "");
 
-  gst_buffer_pool_config_set_params (config, caps, guint (layout.size), min, max);
+  gst_buffer_pool_config_set_params (config, caps, guint (layout.size), min,
+      max);
   gst_buffer_pool_config_set_allocator (config, GST_ALLOCATOR (st.allocator),
       &params);
   return PARENT_CLASS->set_config (pool, config);
@@ -310,11 +324,8 @@ gst_zc_buffer_pool_set_config (GstBufferPool *pool, GstStructure *config)
 const gchar **
 gst_zc_buffer_pool_get_options (GstBufferPool *)
 {
-  static const gchar *options[] = {
-    GST_BUFFER_POOL_OPTION_VIDEO_META,
-    GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT,
-    NULL
-  };
+  static const gchar *options[] = { GST_BUFFER_POOL_OPTION_VIDEO_META,
+    GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT, NULL };
   return options;
 }
 
@@ -328,9 +339,10 @@ gst_zc_buffer_pool_alloc_buffer (GstBufferPool *pool, GstBuffer **buffer,
 
   GstMemory *mem = gst_zc_allocator_alloc_layout (st.allocator, &st.layout);
   if (!mem) {
-    GST_ERROR_OBJECT (pool, "cannot allocate a %s frame of %" G_GSIZE_FORMAT
-        " bytes from %s", gst_video_format_to_string (st.layout.format),
-        st.layout.size, gst_zc_allocator_get_backend (st.allocator));
+    GST_ERROR_OBJECT (pool,
+        "cannot allocate a %s frame of %" G_GSIZE_FORMAT " bytes from %s",
+        gst_video_format_to_string (st.layout.format), st.layout.size,
+        gst_zc_allocator_get_backend (st.allocator));
     return GST_FLOW_ERROR;
   }
   GstBuffer *buf = gst_buffer_new ();
@@ -397,16 +409,20 @@ gst_zc_buffer_pool_acquire_buffer (GstBufferPool *pool, GstBuffer **buffer,
       return GST_FLOW_OK;
     }
     if (flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT) {
-      GST_DEBUG_OBJECT (pool, "no free buffer: %u out, %zu waiting for "
-          "release fences, max %u", st.out, st.fenced.size (), st.max_buffers);
+      GST_DEBUG_OBJECT (pool,
+          "no free buffer: %u out, %zu waiting for "
+          "release fences, max %u",
+          st.out, st.fenced.size (), st.max_buffers);
       return GST_FLOW_EOS;
     }
     while (st.generation == gen && !st.flushing) {
       if (st.cond.wait_for (lock, std::chrono::seconds (1)) ==
           std::cv_status::timeout) {
         auto waited = std::chrono::duration_cast<std::chrono::seconds> (
-            std::chrono::steady_clock::now () - start).count ();
-        GST_WARNING_OBJECT (pool, "pool exhausted: waited %llds for a "
+            std::chrono::steady_clock::now () - start)
+                          .count ();
+        GST_WARNING_OBJECT (pool,
+            "pool exhausted: waited %llds for a "
             "buffer; %u out, %zu waiting for release fences, max %u",
             (long long) waited, st.out, st.fenced.size (), st.max_buffers);
       }
@@ -426,23 +442,26 @@ gst_zc_buffer_pool_reset_buffer (GstBufferPool *pool, GstBuffer *buffer)
     guint n = 0;
     g_autofree gint *fds = gst_zc_fence_meta_take_release_fences (meta, &n);
     if (n) {
-      auto *list = static_cast<FenceList *> (gst_mini_object_steal_qdata (
-              GST_MINI_OBJECT (buffer), fences_quark ()));
+      auto *list = static_cast<FenceList *> (
+          gst_mini_object_steal_qdata (GST_MINI_OBJECT (buffer),
+              fences_quark ()));
       if (!list)
         list = new FenceList;
       for (guint i = 0; i < n; i++)
         list->emplace_back (fds[i]);
       gst_mini_object_set_qdata (GST_MINI_OBJECT (buffer), fences_quark (),
-          list, [](gpointer p) { delete static_cast<FenceList *> (p); });
+          list, [] (gpointer p) { delete static_cast<FenceList *> (p); });
     }
   }
 
-  GstMemory *orig = static_cast<GstMemory *> (gst_mini_object_get_qdata (
-          GST_MINI_OBJECT (buffer), memory_quark ()));
+  GstMemory *orig = static_cast<GstMemory *> (
+      gst_mini_object_get_qdata (GST_MINI_OBJECT (buffer), memory_quark ()));
   if (gst_buffer_n_memory (buffer) != 1 ||
       gst_buffer_peek_memory (buffer, 0) != orig) {
-    GST_DEBUG_OBJECT (pool, "buffer %p came back with other memory; "
-        "discarding it", buffer);
+    GST_DEBUG_OBJECT (pool,
+        "buffer %p came back with other memory; "
+        "discarding it",
+        buffer);
     GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
   } else if (orig->offset != 0 || orig->size != st.layout.size) {
     /* Undo a resize without replacing the memory. */
@@ -458,8 +477,7 @@ gst_zc_buffer_pool_release_buffer (GstBufferPool *pool, GstBuffer *buffer)
   State &st = *self->state;
 
   std::unique_ptr<FenceList> fences (static_cast<FenceList *> (
-          gst_mini_object_steal_qdata (GST_MINI_OBJECT (buffer),
-              fences_quark ())));
+      gst_mini_object_steal_qdata (GST_MINI_OBJECT (buffer), fences_quark ())));
   if (fences)
     std::erase_if (*fences, fence_signalled);
 
@@ -474,14 +492,17 @@ gst_zc_buffer_pool_release_buffer (GstBufferPool *pool, GstBuffer *buffer)
 
   GST_LOG_OBJECT (pool, "buffer %p waits for %zu release fence(s)", buffer,
       fences->size ());
-  gint64 timeout_us = st.release_timeout == GST_CLOCK_TIME_NONE ? G_MAXINT64 / 2 :
+  gint64 timeout_us = st.release_timeout == GST_CLOCK_TIME_NONE ?
+      G_MAXINT64 / 2 :
       gint64 (st.release_timeout / 1000);
-  st.fenced.push_back ({ buffer, std::move (*fences),
-        g_get_monotonic_time () + timeout_us });
+  st.fenced.push_back (
+      { buffer, std::move (*fences), g_get_monotonic_time () + timeout_us });
   if (!st.wake) {
     if (int ret = st.wake.open ())
-      GST_WARNING_OBJECT (pool, "no wake-up fd (%s): the fence watcher "
-          "notices returned buffers only at its next fence", g_strerror (-ret));
+      GST_WARNING_OBJECT (pool,
+          "no wake-up fd (%s): the fence watcher "
+          "notices returned buffers only at its next fence",
+          g_strerror (-ret));
   }
   if (!st.watcher.joinable ())
     st.watcher = std::thread (watcher_main, pool, &st);
@@ -583,8 +604,8 @@ gst_zc_buffer_pool_new (GstAllocator *allocator)
 {
   g_return_val_if_fail (allocator == NULL || GST_IS_ZC_ALLOCATOR (allocator),
       NULL);
-  GstZcBufferPool *self =
-      GST_ZC_BUFFER_POOL (g_object_new (GST_TYPE_ZC_BUFFER_POOL, NULL));
+  GstZcBufferPool *self = GST_ZC_BUFFER_POOL (
+      g_object_new (GST_TYPE_ZC_BUFFER_POOL, NULL));
   gst_object_ref_sink (self);
   if (allocator)
     self->state->allocator = GST_ZC_ALLOCATOR (gst_object_ref (allocator));

@@ -162,8 +162,8 @@ GstZcFenceMeta *
 gst_zc_buffer_add_fence_meta (GstBuffer *buffer)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  return reinterpret_cast<GstZcFenceMeta *> (gst_buffer_add_meta (buffer,
-          GST_ZC_FENCE_META_INFO, NULL));
+  return reinterpret_cast<GstZcFenceMeta *> (
+      gst_buffer_add_meta (buffer, GST_ZC_FENCE_META_INFO, NULL));
 }
 
 /**
@@ -178,8 +178,8 @@ GstZcFenceMeta *
 gst_zc_buffer_get_fence_meta (GstBuffer *buffer)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  return reinterpret_cast<GstZcFenceMeta *> (gst_buffer_get_meta (buffer,
-          GST_ZC_FENCE_META_API_TYPE));
+  return reinterpret_cast<GstZcFenceMeta *> (
+      gst_buffer_get_meta (buffer, GST_ZC_FENCE_META_API_TYPE));
 }
 
 /**

@@ -22,11 +22,13 @@
 
 /* linux-libc-dev older than 5.20 lacks these; the ABI is fixed. */
 #ifndef DMA_BUF_IOCTL_EXPORT_SYNC_FILE
-struct dma_buf_export_sync_file {
+struct dma_buf_export_sync_file
+{
   __u32 flags;
   __s32 fd;
 };
-struct dma_buf_import_sync_file {
+struct dma_buf_import_sync_file
+{
   __u32 flags;
   __s32 fd;
 };

@@ -14,7 +14,8 @@ namespace {
 /* One per memory, created on first use and freed with the memory, so a map
  * can read it while a producer replaces the fence: the fd changes under
  * the slot's own lock, the slot itself never does. */
-struct AcquireSlot {
+struct AcquireSlot
+{
   std::mutex lock;
   UniqueFd fence;
 };
@@ -39,17 +40,17 @@ slot_of (GstMemory *mem, bool create)
 {
   static std::mutex create_lock;
   auto *obj = GST_MINI_OBJECT (root_of (mem));
-  auto *slot = static_cast<AcquireSlot *> (gst_mini_object_get_qdata (obj,
-          slot_quark ()));
+  auto *slot = static_cast<AcquireSlot *> (
+      gst_mini_object_get_qdata (obj, slot_quark ()));
   if (slot || !create)
     return slot;
   std::lock_guard<std::mutex> guard (create_lock);
-  slot = static_cast<AcquireSlot *> (gst_mini_object_get_qdata (obj,
-          slot_quark ()));
+  slot = static_cast<AcquireSlot *> (
+      gst_mini_object_get_qdata (obj, slot_quark ()));
   if (!slot) {
     slot = new AcquireSlot;
     gst_mini_object_set_qdata (obj, slot_quark (), slot,
-        [](gpointer p) { delete static_cast<AcquireSlot *> (p); });
+        [] (gpointer p) { delete static_cast<AcquireSlot *> (p); });
   }
   return slot;
 }
@@ -61,7 +62,7 @@ memory_set_acquire_fence (GstMemory *mem, int fence_fd)
 {
   UniqueFd dup (fence_fd >= 0 ? fcntl (fence_fd, F_DUPFD_CLOEXEC, 3) : -1);
   if (fence_fd >= 0 && !dup)
-    return;   /* out of fds: the map then waits on the dma-buf only */
+    return; /* out of fds: the map then waits on the dma-buf only */
   AcquireSlot *slot = slot_of (mem, true);
   std::lock_guard<std::mutex> guard (slot->lock);
   slot->fence = std::move (dup);

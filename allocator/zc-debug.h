@@ -14,4 +14,4 @@ GST_DEBUG_CATEGORY_EXTERN (gst_zc_performance_debug);
 namespace zc {
 /* Registers the categories once; safe to call from any entry point. */
 void debug_init ();
-}
+} // namespace zc

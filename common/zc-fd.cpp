@@ -61,8 +61,8 @@ poll_fd (int fd, short events, int64_t timeout_ns) noexcept
 }
 
 CpuAccess::CpuAccess (int dmabuf_fd, bool read, bool write) noexcept
-  : fd_ (dmabuf_fd),
-    flags_ ((read ? DMA_BUF_SYNC_READ : 0) | (write ? DMA_BUF_SYNC_WRITE : 0))
+    : fd_ (dmabuf_fd),
+      flags_ ((read ? DMA_BUF_SYNC_READ : 0) | (write ? DMA_BUF_SYNC_WRITE : 0))
 {
   if (!flags_)
     flags_ = DMA_BUF_SYNC_READ;
@@ -88,7 +88,8 @@ CpuAccess::begin () noexcept
 int
 CpuAccess::end_cpu_access (int dmabuf_fd, bool read, bool write) noexcept
 {
-  uint64_t flags = (read ? DMA_BUF_SYNC_READ : 0) | (write ? DMA_BUF_SYNC_WRITE : 0);
+  uint64_t flags = (read ? DMA_BUF_SYNC_READ : 0) |
+      (write ? DMA_BUF_SYNC_WRITE : 0);
   if (!flags)
     flags = DMA_BUF_SYNC_READ;
   struct dma_buf_sync sync = { flags | DMA_BUF_SYNC_END };

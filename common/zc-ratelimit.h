@@ -28,14 +28,14 @@ class WarningLimiter
 {
 public:
   enum class Post {
-    NONE,       /* counted; a later summary reports it */
-    FIRST,      /* post the full warning for this frame */
-    SUMMARY,    /* post a summary for `count` frames over `span_us` */
+    NONE,    /* counted; a later summary reports it */
+    FIRST,   /* post the full warning for this frame */
+    SUMMARY, /* post a summary for `count` frames over `span_us` */
   };
   struct Summary
   {
-    guint64 count = 0;          /* frames since the last warning */
-    gint64 span_us = 0;         /* time since the last warning */
+    guint64 count = 0;  /* frames since the last warning */
+    gint64 span_us = 0; /* time since the last warning */
   };
 
   /* One more failed frame at @now_us: what to post. */

@@ -9,20 +9,34 @@ const char *
 stat_name (Stat stat)
 {
   switch (stat) {
-    case Stat::FRAMES: return "frames";
-    case Stat::PUSHED: return "pushed";
-    case Stat::SHOWN: return "shown";
-    case Stat::REPLACED: return "replaced";
-    case Stat::DROPPED: return "dropped";
-    case Stat::COPIES: return "copies";
-    case Stat::FENCE_ERRORS: return "fence-errors";
-    case Stat::FENCE_TIMEOUTS: return "fence-timeouts";
-    case Stat::WAITED: return "waited";
-    case Stat::WAIT_MAX: return "wait-max";
-    case Stat::IMPORTED: return "imported";
-    case Stat::ATTACHED: return "attached";
-    case Stat::LATENCY: return "latency";
-    case Stat::FLIP_LATENCY: return "flip-latency";
+    case Stat::FRAMES:
+      return "frames";
+    case Stat::PUSHED:
+      return "pushed";
+    case Stat::SHOWN:
+      return "shown";
+    case Stat::REPLACED:
+      return "replaced";
+    case Stat::DROPPED:
+      return "dropped";
+    case Stat::COPIES:
+      return "copies";
+    case Stat::FENCE_ERRORS:
+      return "fence-errors";
+    case Stat::FENCE_TIMEOUTS:
+      return "fence-timeouts";
+    case Stat::WAITED:
+      return "waited";
+    case Stat::WAIT_MAX:
+      return "wait-max";
+    case Stat::IMPORTED:
+      return "imported";
+    case Stat::ATTACHED:
+      return "attached";
+    case Stat::LATENCY:
+      return "latency";
+    case Stat::FLIP_LATENCY:
+      return "flip-latency";
   }
   return "unknown";
 }
@@ -42,9 +56,8 @@ stats_new (GstElement *element,
 GParamSpec *
 stats_param_spec (const char *blurb)
 {
-  return g_param_spec_boxed ("stats", "Statistics", blurb,
-      GST_TYPE_STRUCTURE, GParamFlags (G_PARAM_READABLE |
-          G_PARAM_STATIC_STRINGS));
+  return g_param_spec_boxed ("stats", "Statistics", blurb, GST_TYPE_STRUCTURE,
+      GParamFlags (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 } // namespace zc

@@ -16,26 +16,26 @@ namespace zc {
 
 /* Counters are guint64, times are guint64 nanoseconds. */
 enum class Stat {
-  FRAMES,          /* "frames": buffers the element produced (a source) or
+  FRAMES,         /* "frames": buffers the element produced (a source) or
                       received (a filter, a sink) */
-  PUSHED,          /* "pushed": buffers passed downstream */
-  SHOWN,           /* "shown": frames that reached the screen */
-  REPLACED,        /* "replaced": frames a newer one replaced before they
+  PUSHED,         /* "pushed": buffers passed downstream */
+  SHOWN,          /* "shown": frames that reached the screen */
+  REPLACED,       /* "replaced": frames a newer one replaced before they
                       could be shown (a display shows the newest) */
-  DROPPED,         /* "dropped": frames lost: not captured by the device,
+  DROPPED,        /* "dropped": frames lost: not captured by the device,
                       or not passed on because their fence failed */
-  COPIES,          /* "copies": frames the CPU copied (fallback paths) */
-  FENCE_ERRORS,    /* "fence-errors": frames whose acquire fence signalled
+  COPIES,         /* "copies": frames the CPU copied (fallback paths) */
+  FENCE_ERRORS,   /* "fence-errors": frames whose acquire fence signalled
                       an error */
-  FENCE_TIMEOUTS,  /* "fence-timeouts": frames whose fence did not signal
+  FENCE_TIMEOUTS, /* "fence-timeouts": frames whose fence did not signal
                       within the element's timeout */
-  WAITED,          /* "waited": fences still busy when the element looked */
-  WAIT_MAX,        /* "wait-max": longest CPU wait for a fence (ns) */
-  IMPORTED,        /* "imported": fences added to dma-bufs' reservations */
-  ATTACHED,        /* "attached": fence metas made from implicit fences */
-  LATENCY,         /* "latency": the minimum latency the element answers
+  WAITED,         /* "waited": fences still busy when the element looked */
+  WAIT_MAX,       /* "wait-max": longest CPU wait for a fence (ns) */
+  IMPORTED,       /* "imported": fences added to dma-bufs' reservations */
+  ATTACHED,       /* "attached": fence metas made from implicit fences */
+  LATENCY,        /* "latency": the minimum latency the element answers
                       in LATENCY queries (ns) */
-  FLIP_LATENCY,    /* "flip-latency": mean time from commit to flip (ns) */
+  FLIP_LATENCY,   /* "flip-latency": mean time from commit to flip (ns) */
 };
 
 /* The field name of @stat. */

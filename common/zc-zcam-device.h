@@ -47,8 +47,8 @@ public:
   /* Returns a new close-on-exec dma-buf fd in @fd and its size. */
   int create_buffer (UniqueFd &fd, uint64_t &size);
   /* @in_fence may be -1; the out-fence is returned in @out_fence. */
-  int queue (int buf_fd, int in_fence, UniqueFd &out_fence,
-      uint64_t &sequence, uint32_t &index);
+  int queue (int buf_fd, int in_fence, UniqueFd &out_fence, uint64_t &sequence,
+      uint32_t &index);
   int stream_on (uint32_t fps_n, uint32_t fps_d);
   int stream_off ();
   /* One completion event; -EAGAIN when none is pending. */

@@ -25,5 +25,5 @@ plugin_init (GstPlugin *plugin)
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, zerocopy,
-    "Zero-copy dma-buf capture and display with fences", plugin_init,
-    VERSION, "LGPL", "gst-zerocopy", "https://example.invalid/gst-zerocopy")
+    "Zero-copy dma-buf capture and display with fences", plugin_init, VERSION,
+    "LGPL", "gst-zerocopy", "https://example.invalid/gst-zerocopy")

@@ -71,18 +71,25 @@ private:
 const char usage_text[] =
     "usage: zc-run [options] PIPELINE-DESCRIPTION...\n"
     "\n"
-    "Runs the pipeline (gst-launch-1.0 syntax) to EOS, then prints the stats of\n"
+    "Runs the pipeline (gst-launch-1.0 syntax) to EOS, then prints the stats "
+    "of\n"
     "every element that has a 'stats' property (zcamsrc, zckmssink, zcfence).\n"
     "\n"
     "options:\n"
-    "  --png FILE      read the display back through the KMS writeback connector at\n"
-    "                  EOS and write it to FILE (needs a zckmssink without fd/device;\n"
-    "                  a card without writeback connector only gets a warning)\n"
+    "  --png FILE      read the display back through the KMS writeback "
+    "connector at\n"
+    "                  EOS and write it to FILE (needs a zckmssink without "
+    "fd/device;\n"
+    "                  a card without writeback connector only gets a "
+    "warning)\n"
     "  --json FILE     write stats (and latency) as JSON to FILE\n"
-    "  --latency       measure capture-to-display latency of the frames zckmssink\n"
-    "                  showed (holds each displayed buffer until the sink attached\n"
+    "  --latency       measure capture-to-display latency of the frames "
+    "zckmssink\n"
+    "                  showed (holds each displayed buffer until the sink "
+    "attached\n"
     "                  its release fence)\n"
-    "  --timeout SEC   send EOS after SEC seconds if the pipeline has not ended\n"
+    "  --timeout SEC   send EOS after SEC seconds if the pipeline has not "
+    "ended\n"
     "  -h, --help      this text\n";
 
 // ---- PNG -----------------------------------------------------------------
@@ -131,7 +138,8 @@ write_png (const zctest::DumbBuffer &b, const char *path)
   std::vector<uint8_t> ihdr;
   put_be32 (ihdr, b.width);
   put_be32 (ihdr, b.height);
-  ihdr.insert (ihdr.end (), { 8, 2, 0, 0, 0 });  // 8 bit, RGB, deflate, no interlace
+  ihdr.insert (ihdr.end (),
+      { 8, 2, 0, 0, 0 }); // 8 bit, RGB, deflate, no interlace
 
   static const uint8_t sig[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
   std::vector<uint8_t> png (sig, sig + sizeof sig);
@@ -256,7 +264,8 @@ private:
   static guint64 signal_time (const OwnedFd &fd)
   {
     GstZcSyncFileInfo info;
-    if (fd.get () < 0 || !gst_zc_sync_file_get_status (fd.get (), &info) || info.status != 1)
+    if (fd.get () < 0 || !gst_zc_sync_file_get_status (fd.get (), &info) ||
+        info.status != 1)
       return 0;
     return info.timestamp_ns;
   }
@@ -276,7 +285,8 @@ private:
       if (n > 0) {
         // The display's out-fence; with more than one consumer adding
         // fences, the merge signals with the last of them.
-        int rel = gst_zc_sync_file_dup (gst_zc_fence_meta_get_release_fence (meta, 0));
+        int rel = gst_zc_sync_file_dup (
+            gst_zc_fence_meta_get_release_fence (meta, 0));
         for (guint i = 1; i < n && rel >= 0; i++) {
           int m = gst_zc_sync_file_merge ("zc-run", rel,
               gst_zc_fence_meta_get_release_fence (meta, i));
@@ -291,7 +301,7 @@ private:
       it = held_.erase (it);
     }
     std::sort (shown_.begin (), shown_.end (),
-        [](const Shown &a, const Shown &b) { return a.order < b.order; });
+        [] (const Shown &a, const Shown &b) { return a.order < b.order; });
   }
 
   std::mutex lock_;
@@ -327,7 +337,6 @@ count_probe_cb (GstPad *, GstPadProbeInfo *, gpointer user_data)
   g_atomic_int_inc (static_cast<gint *> (user_data));
   return GST_PAD_PROBE_OK;
 }
-
 
 // ---- stats ---------------------------------------------------------------
 
@@ -444,7 +453,8 @@ run_to_eos (GstElement *pipeline, double timeout, QosDrops &qos)
 {
   GstBus *bus = gst_element_get_bus (pipeline);
   gint64 deadline = timeout > 0 ?
-      g_get_monotonic_time () + gint64 (timeout * G_USEC_PER_SEC) : 0;
+      g_get_monotonic_time () + gint64 (timeout * G_USEC_PER_SEC) :
+      0;
   bool eos_sent = false, ok = false, done = false;
   while (!done) {
     GstClockTime wait = GST_CLOCK_TIME_NONE;
@@ -453,8 +463,8 @@ run_to_eos (GstElement *pipeline, double timeout, QosDrops &qos)
       wait = left > 0 ? GstClockTime (left) * GST_USECOND : 0;
     }
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, wait,
-        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING |
-            GST_MESSAGE_QOS));
+        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+            GST_MESSAGE_WARNING | GST_MESSAGE_QOS));
     if (!msg) {
       if (eos_sent) {
         g_printerr ("zc-run: no EOS 10 s after sending it\n");
@@ -483,7 +493,8 @@ run_to_eos (GstElement *pipeline, double timeout, QosDrops &qos)
         else
           gst_message_parse_warning (msg, &err, &dbg);
         g_printerr ("zc-run: %s from %s: %s\n%s\n", error ? "ERROR" : "WARNING",
-            GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message, dbg ? dbg : "");
+            GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message,
+            dbg ? dbg : "");
         g_error_free (err);
         done = error;
         break;
@@ -554,7 +565,8 @@ main (int argc, char **argv)
   gst_init (nullptr, nullptr);
 
   GError *err = nullptr;
-  GstElement *pipeline = gst_parse_launchv (const_cast<const char **> (argv + i), &err);
+  GstElement *pipeline =
+      gst_parse_launchv (const_cast<const char **> (argv + i), &err);
   if (!pipeline) {
     fprintf (stderr, "zc-run: bad pipeline: %s\n", err ? err->message : "?");
     return 2;
@@ -576,7 +588,8 @@ main (int argc, char **argv)
     if (is_factory (e, "zckmssink") && !sink)
       sink = e;
   if ((opt.png || opt.latency) && !sink) {
-    fprintf (stderr, "zc-run: --png and --latency need a zckmssink in the pipeline\n");
+    fprintf (stderr,
+        "zc-run: --png and --latency need a zckmssink in the pipeline\n");
     return 2;
   }
 
@@ -585,9 +598,12 @@ main (int argc, char **argv)
   if (opt.png) {
     g_autofree char *device = nullptr, *driver = nullptr;
     int fd = -1;
-    g_object_get (sink, "device", &device, "driver-name", &driver, "fd", &fd, NULL);
+    g_object_get (sink, "device", &device, "driver-name", &driver, "fd", &fd,
+        NULL);
     if (fd >= 0 || (device && *device)) {
-      fprintf (stderr, "zc-run: --png opens the card itself: use driver-name, not fd/device\n");
+      fprintf (stderr,
+          "zc-run: --png opens the card itself: use driver-name, not "
+          "fd/device\n");
       return 2;
     }
     if (driver && *driver) {
@@ -614,9 +630,11 @@ main (int argc, char **argv)
   gint sink_buffers = 0;
   if (sink) {
     GstPad *pad = gst_element_get_static_pad (sink, "sink");
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_probe_cb, &sink_buffers, nullptr);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_probe_cb,
+        &sink_buffers, nullptr);
     if (opt.latency) {
-      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, latency_probe_cb, &probe, nullptr);
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, latency_probe_cb,
+          &probe, nullptr);
       probe.start ();
     }
     gst_object_unref (pad);
@@ -624,16 +642,18 @@ main (int argc, char **argv)
 
   int rc = 0;
   QosDrops qos;
-  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE) {
     // The error message on the bus says why.
     GstBus *bus = gst_element_get_bus (pipeline);
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_SECOND, GST_MESSAGE_ERROR);
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
+        GST_MESSAGE_ERROR);
     if (msg) {
       GError *e = nullptr;
       g_autofree char *dbg = nullptr;
       gst_message_parse_error (msg, &e, &dbg);
-      g_printerr ("zc-run: ERROR from %s: %s\n%s\n", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
-          e->message, dbg ? dbg : "");
+      g_printerr ("zc-run: ERROR from %s: %s\n%s\n",
+          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), e->message, dbg ? dbg : "");
       g_error_free (e);
       gst_message_unref (msg);
     }
@@ -654,16 +674,19 @@ main (int argc, char **argv)
     if (r == 0 && !out.writeback_id)
       r = -ENODEV;
     if (r == 0)
-      r = zctest::DumbBuffer::create (drm.fd (), out.mode.hdisplay, out.mode.vdisplay, wb);
+      r = zctest::DumbBuffer::create (drm.fd (), out.mode.hdisplay,
+          out.mode.vdisplay, wb);
     if (r == 0)
       r = zctest::capture (drm.fd (), out, wb);
     if (r == 0)
       r = write_png (wb, opt.png);
     if (r == 0) {
-      g_print ("zc-run: display read back (%ux%u) into %s\n", wb.width, wb.height, opt.png);
+      g_print ("zc-run: display read back (%ux%u) into %s\n", wb.width,
+          wb.height, opt.png);
     } else if (r == -ENODEV) {
       // Most real displays have no writeback connector: not an error.
-      fprintf (stderr, "zc-run: no writeback connector on this card: no %s\n", opt.png);
+      fprintf (stderr, "zc-run: no writeback connector on this card: no %s\n",
+          opt.png);
     } else {
       fprintf (stderr, "zc-run: display read-back failed: %s\n", strerror (-r));
       rc = 1;
@@ -671,8 +694,8 @@ main (int argc, char **argv)
   }
 
   // Stats are read before NULL: the elements reset them when they start.
-  std::string json = "{\n  \"ok\": " + std::string (rc == 0 ? "true" : "false") +
-      ",\n  \"stats\": {";
+  std::string json = "{\n  \"ok\": " +
+      std::string (rc == 0 ? "true" : "false") + ",\n  \"stats\": {";
   bool first = true;
   for (GstElement *e : elements) {
     if (!g_object_class_find_property (G_OBJECT_GET_CLASS (e), "stats"))
@@ -692,10 +715,10 @@ main (int argc, char **argv)
   json += "\n  },\n  \"late_dropped\": {";
   first = true;
   for (const auto &q : qos) {
-    g_print ("zc-run: late %s dropped=%" G_GUINT64_FORMAT " (QoS)\n", q.first.c_str (),
-        q.second);
-    json += std::string (first ? "" : ", ") + "\"" + json_escape (q.first.c_str ()) +
-        "\": " + std::to_string (q.second);
+    g_print ("zc-run: late %s dropped=%" G_GUINT64_FORMAT " (QoS)\n",
+        q.first.c_str (), q.second);
+    json += std::string (first ? "" : ", ") + "\"" +
+        json_escape (q.first.c_str ()) + "\": " + std::to_string (q.second);
     first = false;
   }
   json += "}";
@@ -706,21 +729,25 @@ main (int argc, char **argv)
     char buf[512];
     if (lat.empty ()) {
       g_print ("zc-run: latency: no frame pairs to measure (%" G_GUINT64_FORMAT
-          " frames at the sink, %" G_GUINT64_FORMAT " without fence meta)\n",
+               " frames at the sink, %" G_GUINT64_FORMAT
+               " without fence meta)\n",
           probe.received (), probe.no_meta ());
       snprintf (buf, sizeof buf, ",\n  \"latency_ms\": null");
     } else {
       double p50 = percentile (lat, 50), p90 = percentile (lat, 90),
-          p99 = percentile (lat, 99), mx = percentile (lat, 100),
-          mn = percentile (lat, 0);
+             p99 = percentile (lat, 99), mx = percentile (lat, 100),
+             mn = percentile (lat, 0);
       g_print ("zc-run: latency capture-to-display (ms, %zu frames): min %.1f "
-          "p50 %.1f p90 %.1f p99 %.1f max %.1f\n", lat.size (), mn, p50, p90, p99, mx);
-      snprintf (buf, sizeof buf, ",\n  \"latency_ms\": {\"frames\": %zu, \"min\": %.2f, "
-          "\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"max\": %.2f}", lat.size (),
-          mn, p50, p90, p99, mx);
+               "p50 %.1f p90 %.1f p99 %.1f max %.1f\n",
+          lat.size (), mn, p50, p90, p99, mx);
+      snprintf (buf, sizeof buf,
+          ",\n  \"latency_ms\": {\"frames\": %zu, \"min\": %.2f, "
+          "\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f, \"max\": %.2f}",
+          lat.size (), mn, p50, p90, p99, mx);
     }
     json += buf;
-    snprintf (buf, sizeof buf, ",\n  \"sink_received\": %" G_GUINT64_FORMAT, probe.received ());
+    snprintf (buf, sizeof buf, ",\n  \"sink_received\": %" G_GUINT64_FORMAT,
+        probe.received ());
     json += buf;
   }
   json += "\n}\n";

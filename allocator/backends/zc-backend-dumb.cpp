@@ -66,8 +66,8 @@ public:
     /* One byte per "pixel" so that the driver's pitch is our stride (or
      * larger, in which case the buffer is only bigger than needed). */
     guint32 pitch = layout.stride[0];
-    return create_and_export (pitch, guint32 ((layout.size + pitch - 1) / pitch),
-        8, layout.size, out);
+    return create_and_export (pitch,
+        guint32 ((layout.size + pitch - 1) / pitch), 8, layout.size, out);
   }
 
 private:

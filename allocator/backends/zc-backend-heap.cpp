@@ -20,7 +20,8 @@ namespace {
 class HeapBackend : public Backend
 {
 public:
-  explicit HeapBackend (UniqueFd heap, std::string path) : heap_ (std::move (heap))
+  explicit HeapBackend (UniqueFd heap, std::string path)
+      : heap_ (std::move (heap))
   {
     device_ = std::move (path);
   }

@@ -40,7 +40,8 @@ open_memfd (int *err)
 int
 make_memfd (const char *name, size_t size, bool sealing, UniqueFd &out)
 {
-  UniqueFd fd (memfd_create (name, MFD_CLOEXEC | (sealing ? MFD_ALLOW_SEALING : 0)));
+  UniqueFd fd (
+      memfd_create (name, MFD_CLOEXEC | (sealing ? MFD_ALLOW_SEALING : 0)));
   if (!fd)
     return -errno;
   if (ftruncate (fd.get (), off_t (size)) < 0)

@@ -18,7 +18,8 @@ namespace {
 class UdmabufBackend : public Backend
 {
 public:
-  explicit UdmabufBackend (UniqueFd dev, std::string path) : dev_ (std::move (dev))
+  explicit UdmabufBackend (UniqueFd dev, std::string path)
+      : dev_ (std::move (dev))
   {
     device_ = std::move (path);
   }

@@ -44,7 +44,7 @@ class ZcamBackend : public Backend
 {
 public:
   explicit ZcamBackend (ZcamDevice dev)
-    : dev_ (std::move (dev)), caps_ (dev_.caps ())
+      : dev_ (std::move (dev)), caps_ (dev_.caps ())
   {
     device_ = dev_.path ();
   }
@@ -85,7 +85,8 @@ public:
     unsigned pitch_align = 1;
     for (unsigned i = 0; i < fi->n_planes; i++)
       pitch_align = std::max (pitch_align, align[i] ? align[i] : 1);
-    struct zcam_format fmt = request (fi, width, height, pitch_align, height_align);
+    struct zcam_format fmt = request (fi, width, height, pitch_align,
+        height_align);
     fmt.flags = ZCAM_FMT_TRY;
 
     std::lock_guard<std::mutex> lock (mutex_);
@@ -147,7 +148,8 @@ private:
     return fmt;
   }
 
-  static int to_layout (const GstZcFormatInfo *fi, const struct zcam_format &fmt,
+  static int
+  to_layout (const GstZcFormatInfo *fi, const struct zcam_format &fmt,
       unsigned pitch_align, unsigned height_align, GstZcLayout *out)
   {
     if (fmt.num_planes != fi->n_planes || fmt.num_planes > ZCAM_MAX_PLANES)
@@ -164,7 +166,8 @@ private:
       l.stride[i] = fmt.pitches[i];
       l.offset[i] = fmt.offsets[i];
       l.plane_size[i] = (i + 1 < fmt.num_planes ? fmt.offsets[i + 1] :
-          fmt.size) - fmt.offsets[i];
+                                                  fmt.size) -
+          fmt.offsets[i];
     }
     l.size = fmt.size;
     *out = l;
@@ -203,8 +206,8 @@ private:
   }
 
   mutable std::mutex mutex_;
-  ZcamDevice dev_;                  /* protected by mutex_ */
-  std::optional<GstZcLayout> current_;   /* format set on dev_; mutex_ */
+  ZcamDevice dev_;                     /* protected by mutex_ */
+  std::optional<GstZcLayout> current_; /* format set on dev_; mutex_ */
   const struct zcam_caps caps_;
 };
 

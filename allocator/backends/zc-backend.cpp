@@ -27,7 +27,8 @@ Backend::negotiate (const GstZcFormatInfo *fi, unsigned width, unsigned height,
     GstZcLayout *out)
 {
   return compute_layout (fi, width, height, 0, align, height_align, out) ?
-      0 : -EINVAL;
+      0 :
+      -EINVAL;
 }
 
 std::unique_ptr<Backend>

@@ -58,7 +58,7 @@ protected:
  * "memfd") on @device (nullptr: find one). Returns nullptr with *err set
  * to a negative errno when it is not available here.
  */
-std::unique_ptr<Backend> open_backend (const std::string &name,
-    const char *device, int *err);
+std::unique_ptr<Backend>
+open_backend (const std::string &name, const char *device, int *err);
 
 } // namespace zc

@@ -69,24 +69,26 @@ constexpr GstZcFenceMode DEFAULT_MODE = GST_ZC_FENCE_MODE_AUTO;
 constexpr guint64 DEFAULT_TIMEOUT = GST_SECOND;
 constexpr guint DEFAULT_MAX_BUFFERS = 3;
 
-struct Stats {
-  guint64 frames = 0;           /* buffers received */
-  guint64 pushed = 0;           /* buffers pushed on */
-  guint64 waited = 0;           /* acquire fence still busy when examined */
-  guint64 wait_max = 0;         /* longest CPU wait (ns) */
-  guint64 fence_errors = 0;     /* dropped: fence signalled an error */
-  guint64 fence_timeouts = 0;   /* dropped: fence did not signal in time */
-  guint64 imported = 0;         /* fences imported into dma-bufs */
-  guint64 attached = 0;         /* metas made from implicit fences */
+struct Stats
+{
+  guint64 frames = 0;         /* buffers received */
+  guint64 pushed = 0;         /* buffers pushed on */
+  guint64 waited = 0;         /* acquire fence still busy when examined */
+  guint64 wait_max = 0;       /* longest CPU wait (ns) */
+  guint64 fence_errors = 0;   /* dropped: fence signalled an error */
+  guint64 fence_timeouts = 0; /* dropped: fence did not signal in time */
+  guint64 imported = 0;       /* fences imported into dma-bufs */
+  guint64 attached = 0;       /* metas made from implicit fences */
 };
 
-struct State {
+struct State
+{
   /* Properties and stats: under GST_OBJECT_LOCK. */
   GstZcFenceMode mode = DEFAULT_MODE;
   guint64 timeout = DEFAULT_TIMEOUT;
   guint max_buffers = DEFAULT_MAX_BUFFERS;
   Stats stats;
-  zc::WarningLimiter warnings;  /* what of the drops reaches the bus */
+  zc::WarningLimiter warnings; /* what of the drops reaches the bus */
   GstZcFenceMode active = GST_ZC_FENCE_MODE_AUTO; /* resolved mode */
   std::string chosen_for;                         /* who auto chose for */
 
@@ -94,7 +96,7 @@ struct State {
    * order: GST_OBJECT_LOCK is never held while taking this one. */
   std::mutex lock;
   std::condition_variable cond;
-  std::deque<GstMiniObject *> queue;  /* buffers and serialized events */
+  std::deque<GstMiniObject *> queue; /* buffers and serialized events */
   guint queued_buffers = 0;
   bool flushing = true;
   GstFlowReturn last_ret = GST_FLOW_OK;
@@ -106,7 +108,7 @@ struct State {
   bool import_unsupported = false;
 };
 
-}  // namespace
+} // namespace
 
 struct _GstZcFence
 {
@@ -122,8 +124,7 @@ G_DEFINE_TYPE_WITH_CODE (GstZcFence, gst_zc_fence, GST_TYPE_ELEMENT,
 GST_ELEMENT_REGISTER_DEFINE (zcfence, "zcfence", GST_RANK_NONE,
     GST_TYPE_ZC_FENCE);
 
-enum
-{
+enum {
   PROP_0,
   PROP_MODE,
   PROP_TIMEOUT,
@@ -143,14 +144,13 @@ gst_zc_fence_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_ZC_FENCE_MODE_AUTO, "Choose from the downstream element", "auto"},
-    {GST_ZC_FENCE_MODE_WAIT, "Wait for the acquire fence, then push",
-        "wait"},
-    {GST_ZC_FENCE_MODE_IMPLICIT,
-        "Import the acquire fence into the dma-bufs and push", "implicit"},
-    {GST_ZC_FENCE_MODE_ATTACH,
-        "Attach the dma-bufs' implicit fences as the acquire fence", "attach"},
-    {0, NULL, NULL},
+    { GST_ZC_FENCE_MODE_AUTO, "Choose from the downstream element", "auto" },
+    { GST_ZC_FENCE_MODE_WAIT, "Wait for the acquire fence, then push", "wait" },
+    { GST_ZC_FENCE_MODE_IMPLICIT,
+        "Import the acquire fence into the dma-bufs and push", "implicit" },
+    { GST_ZC_FENCE_MODE_ATTACH,
+        "Attach the dma-bufs' implicit fences as the acquire fence", "attach" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstZcFenceMode", values);
@@ -285,10 +285,12 @@ export_implicit (GstZcFence *self, GstBuffer *buf)
     if (!gst_is_dmabuf_memory (mem))
       continue;
     UniqueFd f (gst_zc_dmabuf_export_sync_file (gst_dmabuf_memory_get_fd (mem),
-            GST_ZC_FENCE_ACCESS_READ));
+        GST_ZC_FENCE_ACCESS_READ));
     if (!f) {
-      GST_DEBUG_OBJECT (self, "cannot export the implicit fences of memory "
-          "%u", i);
+      GST_DEBUG_OBJECT (self,
+          "cannot export the implicit fences of memory "
+          "%u",
+          i);
       continue;
     }
     if (!merged) {
@@ -308,8 +310,8 @@ post_summary (GstZcFence *self, const zc::WarningLimiter::Summary &sum)
 {
   GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
       ("%" G_GUINT64_FORMAT " more frames were dropped for failed or late "
-          "fences in the last %u s; see the stats property.", sum.count,
-          zc::summary_seconds (sum.span_us)),
+       "fences in the last %u s; see the stats property.",
+          sum.count, zc::summary_seconds (sum.span_us)),
       ("warnings are rate-limited: one summary every %u s at most",
           guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
       ("failed", G_TYPE_UINT64, sum.count, NULL));
@@ -352,22 +354,26 @@ count_drop (GstZcFence *self, GstBuffer *buf, int status, bool timeout)
   if (timeout)
     GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence did not signal within %" GST_TIME_FORMAT
-            ".", GST_TIME_ARGS (timeout_ns)),
+         ".",
+            GST_TIME_ARGS (timeout_ns)),
         ("buffer offset %" G_GUINT64_FORMAT, GST_BUFFER_OFFSET (buf)),
-        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf),
-            "fence-error", G_TYPE_INT, error,
-            "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf), "fence-error",
+            G_TYPE_INT, error, "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
   else
     GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence signalled an error."),
         ("buffer offset %" G_GUINT64_FORMAT ": %s", GST_BUFFER_OFFSET (buf),
             g_strerror (-status)),
-        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf),
-            "fence-error", G_TYPE_INT, error,
-            "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf), "fence-error",
+            G_TYPE_INT, error, "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
 }
 
-enum class WaitResult { READY, ERROR, TIMEOUT, FLUSHING };
+enum class WaitResult {
+  READY,
+  ERROR,
+  TIMEOUT,
+  FLUSHING
+};
 
 /* Waits (bounded, interruptible by flushing) for @fence. */
 static WaitResult
@@ -395,9 +401,10 @@ wait_fence (GstZcFence *self, int fence, int *status)
     gint64 left_us = deadline - g_get_monotonic_time ();
     if (left_us <= 0)
       break;
-    struct pollfd fds[2] = { {fence, POLLIN, 0}, {st->wake.fd (), POLLIN, 0} };
-    int n = poll (fds, 2, int (std::min<gint64> ((left_us + 999) / 1000,
-                G_MAXINT)));
+    struct pollfd fds[2] = { { fence, POLLIN, 0 },
+      { st->wake.fd (), POLLIN, 0 } };
+    int n = poll (fds, 2,
+        int (std::min<gint64> ((left_us + 999) / 1000, G_MAXINT)));
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -434,7 +441,7 @@ static GstEvent *
 gap_for (GstBuffer *buf)
 {
   GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) :
-      GST_BUFFER_DTS (buf);
+                                                    GST_BUFFER_DTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (ts))
     return NULL;
   GstEvent *gap = gst_event_new_gap (ts, GST_BUFFER_DURATION (buf));
@@ -486,9 +493,10 @@ import_acquire (GstZcFence *self, GstBuffer *buf)
     GstMemory *mem = gst_buffer_peek_memory (buf, i);
     if (!gst_is_dmabuf_memory (mem))
       continue;
-    int ret = st->import_unsupported ? -ENOTTY :
+    int ret = st->import_unsupported ?
+        -ENOTTY :
         gst_zc_dmabuf_import_sync_file (gst_dmabuf_memory_get_fd (mem),
-        GST_ZC_FENCE_ACCESS_WRITE, fence);
+            GST_ZC_FENCE_ACCESS_WRITE, fence);
     if (ret < 0) {
       if (!st->import_unsupported)
         GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
@@ -518,7 +526,7 @@ attach_acquire (GstZcFence *self, GstBuffer *buf)
   State *st = self->state;
   GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
   if (meta && gst_zc_fence_meta_get_acquire_fence (meta) >= 0)
-    return buf;         /* the producer already says when it is done */
+    return buf; /* the producer already says when it is done */
   UniqueFd fence = export_implicit (self, buf);
   if (!fence)
     return buf;
@@ -646,9 +654,9 @@ enqueue (GstZcFence *self, GstMiniObject *obj)
   std::unique_lock<std::mutex> lock (st->lock);
   if (is_buffer)
     st->cond.wait (lock, [st, max] {
-          return st->flushing || st->last_ret != GST_FLOW_OK ||
-              st->queued_buffers < max;
-        });
+      return st->flushing || st->last_ret != GST_FLOW_OK ||
+          st->queued_buffers < max;
+    });
   if (st->flushing || (is_buffer && st->last_ret != GST_FLOW_OK)) {
     GstFlowReturn ret = st->flushing ? GST_FLOW_FLUSHING : st->last_ret;
     lock.unlock ();
@@ -695,13 +703,13 @@ gst_zc_fence_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstZcFence *self = GST_ZC_FENCE (parent);
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_FLUSH_START:{
+    case GST_EVENT_FLUSH_START: {
       gboolean ret = gst_pad_push_event (self->srcpad, event);
       set_flushing (self, true);
       gst_pad_pause_task (self->srcpad);
       return ret;
     }
-    case GST_EVENT_FLUSH_STOP:{
+    case GST_EVENT_FLUSH_STOP: {
       gboolean ret = gst_pad_push_event (self->srcpad, event);
       set_flushing (self, false);
       gst_pad_start_task (self->srcpad, src_loop, self, NULL);
@@ -726,9 +734,8 @@ gst_zc_fence_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
      * allocation query depends on, for one). */
     std::unique_lock<std::mutex> lock (st->lock);
     st->cond.wait (lock, [st] {
-          return st->flushing || st->last_ret != GST_FLOW_OK ||
-              st->queue.empty ();
-        });
+      return st->flushing || st->last_ret != GST_FLOW_OK || st->queue.empty ();
+    });
     if (st->flushing)
       return FALSE;
   }
@@ -739,7 +746,8 @@ gst_zc_fence_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
      * Frames are described by their GstVideoMeta; whoever reads them maps
      * them with it (gst_video_frame_map). */
     if (!ret) {
-      GST_DEBUG_OBJECT (self, "downstream did not answer the allocation "
+      GST_DEBUG_OBJECT (self,
+          "downstream did not answer the allocation "
           "query; answering with the video and fence metas");
       gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
     }
@@ -763,8 +771,8 @@ gst_zc_fence_sink_activate_mode (GstPad *, GstObject *parent, GstPadMode mode,
 }
 
 static gboolean
-gst_zc_fence_src_activate_mode (GstPad *pad, GstObject *parent,
-    GstPadMode mode, gboolean active)
+gst_zc_fence_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
+    gboolean active)
 {
   GstZcFence *self = GST_ZC_FENCE (parent);
   if (mode != GST_PAD_MODE_PUSH)
@@ -783,7 +791,7 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
   GstZcFence *self = GST_ZC_FENCE (element);
   State *st = self->state;
   switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:{
+    case GST_STATE_CHANGE_NULL_TO_READY: {
       zc::Wakeup wake;
       if (int err = wake.open ()) {
         GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
@@ -806,9 +814,8 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
     default:
       break;
   }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS (gst_zc_fence_parent_class)->change_state (element,
-      transition);
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (gst_zc_fence_parent_class)
+                                 ->change_state (element, transition);
   /* A stream stopped without EOS: report what was held back. */
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     flush_warnings (self);
@@ -822,8 +829,8 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
 /* ---- GObject -------------------------------------------------------------- */
 
 static void
-gst_zc_fence_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+gst_zc_fence_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   GstZcFence *self = GST_ZC_FENCE (object);
   State *st = self->state;
@@ -866,21 +873,20 @@ gst_zc_fence_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_MAX_BUFFERS:
       g_value_set_uint (value, st->max_buffers);
       break;
-    case PROP_STATS:{
+    case PROP_STATS: {
       const Stats &s = st->stats;
-      GstStructure *stats = zc::stats_new (GST_ELEMENT (self), {
-            {zc::Stat::FRAMES, s.frames},
-            {zc::Stat::PUSHED, s.pushed},
-            {zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts},
-            {zc::Stat::FENCE_ERRORS, s.fence_errors},
-            {zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts},
-            {zc::Stat::WAITED, s.waited},
-            {zc::Stat::WAIT_MAX, s.wait_max},
-            {zc::Stat::IMPORTED, s.imported},
-            {zc::Stat::ATTACHED, s.attached}});
-      gst_structure_set (stats,
-          "mode", G_TYPE_STRING, st->active == GST_ZC_FENCE_MODE_AUTO ?
-          "none" : mode_nick (st->active),
+      GstStructure *stats = zc::stats_new (GST_ELEMENT (self),
+          { { zc::Stat::FRAMES, s.frames }, { zc::Stat::PUSHED, s.pushed },
+              { zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts },
+              { zc::Stat::FENCE_ERRORS, s.fence_errors },
+              { zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts },
+              { zc::Stat::WAITED, s.waited },
+              { zc::Stat::WAIT_MAX, s.wait_max },
+              { zc::Stat::IMPORTED, s.imported },
+              { zc::Stat::ATTACHED, s.attached } });
+      gst_structure_set (stats, "mode", G_TYPE_STRING,
+          st->active == GST_ZC_FENCE_MODE_AUTO ? "none" :
+                                                 mode_nick (st->active),
           "chosen-for", G_TYPE_STRING, st->chosen_for.c_str (), NULL);
       g_value_take_boxed (value, stats);
       break;
@@ -935,8 +941,8 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
   gobject_class->get_property = gst_zc_fence_get_property;
   gobject_class->finalize = gst_zc_fence_finalize;
 
-  const GParamFlags rw = GParamFlags (G_PARAM_READWRITE |
-      G_PARAM_STATIC_STRINGS);
+  const GParamFlags rw = GParamFlags (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * GstZcFence:mode:
    *
@@ -963,8 +969,8 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
    * Frames held waiting for their fences before upstream blocks.
    */
   g_properties[PROP_MAX_BUFFERS] = g_param_spec_uint ("max-buffers",
-      "Max buffers", "Frames queued at most while waiting for fences", 1,
-      64, DEFAULT_MAX_BUFFERS, GParamFlags (rw | GST_PARAM_MUTABLE_PLAYING));
+      "Max buffers", "Frames queued at most while waiting for fences", 1, 64,
+      DEFAULT_MAX_BUFFERS, GParamFlags (rw | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstZcFence:stats:
    *
@@ -983,7 +989,8 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Fence adapter",
-      "Filter/Video", "Hands a buffer's acquire fence to the next element as a "
+      "Filter/Video",
+      "Hands a buffer's acquire fence to the next element as a "
       "CPU wait, an implicit dma-buf fence, or a fence meta",
       "gst-zerocopy");
   gst_type_mark_as_plugin_api (GST_TYPE_ZC_FENCE_MODE, GstPluginAPIFlags (0));

@@ -51,22 +51,22 @@ using zc::UniqueFd;
 
 using namespace zc;
 
+static void
+gst_zc_kms_sink_video_overlay_init (GstVideoOverlayInterface *iface);
 
-
-static void gst_zc_kms_sink_video_overlay_init (GstVideoOverlayInterface *
-    iface);
-
+/* The type's code is a list of statements: laid out by hand. */
+/* clang-format off */
 G_DEFINE_TYPE_WITH_CODE (GstZcKmsSink, gst_zc_kms_sink, GST_TYPE_VIDEO_SINK,
     GST_DEBUG_CATEGORY_INIT (gst_zc_kms_sink_debug, "zckmssink", 0,
         "atomic KMS sink");
     GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
     G_IMPLEMENT_INTERFACE (GST_TYPE_VIDEO_OVERLAY,
         gst_zc_kms_sink_video_overlay_init));
+/* clang-format on */
 GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_NONE,
     GST_TYPE_ZC_KMS_SINK);
 
-enum
-{
+enum {
   PROP_0,
   PROP_DEVICE,
   PROP_DRIVER_NAME,
@@ -101,17 +101,17 @@ caps_for_formats (const std::vector<uint32_t> *fourccs)
     gst_value_list_append_and_take_value (&list, &v);
   }
   for (int dmabuf = 1; dmabuf >= 0; dmabuf--) {
-    GstStructure *s = gst_structure_new ("video/x-raw",
-        "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-        "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL);
+    GstStructure *s = gst_structure_new ("video/x-raw", "width",
+        GST_TYPE_INT_RANGE, 1, G_MAXINT, "height", GST_TYPE_INT_RANGE, 1,
+        G_MAXINT, NULL);
     gst_structure_set_value (s, "format", &list);
-    gst_caps_append_structure_full (caps, s, dmabuf ?
-        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL) : NULL);
+    gst_caps_append_structure_full (caps, s,
+        dmabuf ? gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL) :
+                 NULL);
   }
   g_value_unset (&list);
   return caps;
 }
-
 
 /* ---- start / stop --------------------------------------------------------- */
 
@@ -161,9 +161,9 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   if (dev->enable_atomic () < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("The display driver \"%s\" has no atomic modesetting; zckmssink "
-            "needs it (use kmssink for legacy drivers).",
-            dev->driver ().c_str ()), ("DRM_CLIENT_CAP_ATOMIC: %s",
-            g_strerror (errno)));
+         "needs it (use kmssink for legacy drivers).",
+            dev->driver ().c_str ()),
+        ("DRM_CLIENT_CAP_ATOMIC: %s", g_strerror (errno)));
     return FALSE;
   }
   /* Atomic commits need DRM master; a fresh open is master when nobody
@@ -171,8 +171,9 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   if (!drmIsMaster (dev->fd ()) && drmSetMaster (dev->fd ()) != 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
         ("Another program (a desktop session?) controls the display %s: "
-            "stop it, run on a free virtual terminal, or pass its DRM fd "
-            "in the fd property.", st->dev_path.c_str ()),
+         "stop it, run on a free virtual terminal, or pass its DRM fd "
+         "in the fd property.",
+            st->dev_path.c_str ()),
         ("not DRM master: %s", g_strerror (errno)));
     return FALSE;
   }
@@ -261,8 +262,10 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
     req.add (st->out.connector_id, st->out.conn_crtc_id_prop, 0);
     req.add (st->out.crtc_id, st->out.crtc_mode_id_prop, 0);
     req.add (st->out.crtc_id, st->out.crtc_active_prop, 0);
-    if (!st->modeset && (!req.ok () || drmModeAtomicCommit (st->dev->fd (),
-                req.get (), DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr)))
+    if (!st->modeset &&
+        (!req.ok () ||
+            drmModeAtomicCommit (st->dev->fd (), req.get (),
+                DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr)))
       GST_WARNING_OBJECT (self, "switching the output off: %s",
           g_strerror (errno));
     /* The flip of our last commit is done now: read its event, so that a
@@ -331,12 +334,14 @@ static bool
 set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
 {
   State *st = self->state;
-  const unsigned w = GST_VIDEO_INFO_WIDTH (info), h = GST_VIDEO_INFO_HEIGHT (info);
+  const unsigned w = GST_VIDEO_INFO_WIDTH (info),
+                 h = GST_VIDEO_INFO_HEIGHT (info);
   const drmModeModeInfo *mode = zc::fitting_mode (st->out.modes, w, h);
   if (!mode) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("force-modeset: connector %u has no mode of %ux%u or larger.",
-            st->out.connector_id, w, h), (NULL));
+            st->out.connector_id, w, h),
+        (NULL));
     return false;
   }
   if (mode->hdisplay == st->out.mode.hdisplay &&
@@ -350,8 +355,9 @@ set_fitting_mode (GstZcKmsSink *self, const GstVideoInfo *info)
   int ret = background->create (st->dev->fd (), &bg, DRM_FORMAT_XRGB8888);
   if (ret < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not allocate a framebuffer."), ("dumb buffer %ux%u: %s",
-            mode->hdisplay, mode->vdisplay, g_strerror (-ret)));
+        ("Could not allocate a framebuffer."),
+        ("dumb buffer %ux%u: %s", mode->hdisplay, mode->vdisplay,
+            g_strerror (-ret)));
     return false;
   }
   memset (background->map (), 0, GST_VIDEO_INFO_SIZE (background->info ()));
@@ -386,8 +392,10 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
   }
   if (force_modeset && !set_fitting_mode (self, &info))
     return FALSE;
-  const unsigned w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
-  const char *format = gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info));
+  const unsigned w = GST_VIDEO_INFO_WIDTH (&info),
+                 h = GST_VIDEO_INFO_HEIGHT (&info);
+  const char *format = gst_video_format_to_string (
+      GST_VIDEO_INFO_FORMAT (&info));
 
   /* Copy targets, also used to try the placement. */
   std::vector<std::shared_ptr<zc::DumbFb>> slots;
@@ -455,8 +463,10 @@ import_buffer (State *st, GstBuffer *buf, uint32_t *fb_id)
   key.n_planes = GST_VIDEO_INFO_N_PLANES (info);
   GstMemory *first = nullptr;
   for (guint i = 0; i < key.n_planes; i++) {
-    gsize offset = vmeta ? vmeta->offset[i] : GST_VIDEO_INFO_PLANE_OFFSET (info, i);
-    gint stride = vmeta ? vmeta->stride[i] : GST_VIDEO_INFO_PLANE_STRIDE (info, i);
+    gsize offset = vmeta ? vmeta->offset[i] :
+                           GST_VIDEO_INFO_PLANE_OFFSET (info, i);
+    gint stride = vmeta ? vmeta->stride[i] :
+                          GST_VIDEO_INFO_PLANE_STRIDE (info, i);
     guint idx, len;
     gsize skip;
     if (!gst_buffer_find_memory (buf, offset, 1, &idx, &len, &skip))
@@ -545,8 +555,10 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   if (GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf)) {
     int acquire = gst_zc_fence_meta_get_acquire_fence (meta);
     GstZcSyncFileInfo fi;
-    if (acquire >= 0 && gst_zc_sync_file_get_status (acquire, &fi) && fi.status < 0) {
-      GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped", fi.status);
+    if (acquire >= 0 && gst_zc_sync_file_get_status (acquire, &fi) &&
+        fi.status < 0) {
+      GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped",
+          fi.status);
       std::lock_guard<std::mutex> g (st->frame_lock);
       st->stats.fence_errors++;
       return GST_FLOW_OK;
@@ -568,7 +580,8 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
     if (f->acquire.valid ()) {
       int w = gst_zc_sync_file_wait (f->acquire.get (), fence_timeout);
       GstZcSyncFileInfo fi;
-      if (w < 0 || (gst_zc_sync_file_get_status (f->acquire.get (), &fi) &&
+      if (w < 0 ||
+          (gst_zc_sync_file_get_status (f->acquire.get (), &fi) &&
               fi.status < 0)) {
         std::lock_guard<std::mutex> g (st->frame_lock);
         if (w == -ETIMEDOUT)
@@ -593,9 +606,11 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
       first = st->stats.copies == 0;
     }
     const char *why = st->dmabuf_failed ? "the driver refused to import the "
-        "dma-buf" : "the input is not dma-buf memory";
+                                          "dma-buf" :
+                                          "the input is not dma-buf memory";
     if (first)
-      GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying %ux%u frames "
+      GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self,
+          "copying %ux%u frames "
           "into the sink's own dumb buffers: %s",
           GST_VIDEO_INFO_WIDTH (&st->vinfo), GST_VIDEO_INFO_HEIGHT (&st->vinfo),
           why);
@@ -613,7 +628,7 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
       st->next = std::move (f);
     } else {
       if (st->later)
-        st->stats.replaced++;   /* never shown: replaced by a newer frame */
+        st->stats.replaced++; /* never shown: replaced by a newer frame */
       st->later = std::move (f);
     }
   }
@@ -643,11 +658,12 @@ wait_until_idle (GstZcKmsSink *self)
       std::chrono::seconds (1);
   std::unique_lock<std::mutex> lk (st->frame_lock);
   bool idle = st->idle_cond.wait_until (lk, deadline, [st] {
-        return (!st->next && !st->later && !st->in_flight) || st->unlocked || st->failed ||
-            st->stopping;
-      });
+    return (!st->next && !st->later && !st->in_flight) || st->unlocked ||
+        st->failed || st->stopping;
+  });
   if (!idle)
-    GST_WARNING_OBJECT (self, "EOS: the last frame did not reach the screen "
+    GST_WARNING_OBJECT (self,
+        "EOS: the last frame did not reach the screen "
         "in time");
 }
 
@@ -657,8 +673,8 @@ gst_zc_kms_sink_event (GstBaseSink *bsink, GstEvent *event)
   GstZcKmsSink *self = GST_ZC_KMS_SINK (bsink);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
     wait_until_idle (self);
-  return GST_BASE_SINK_CLASS (gst_zc_kms_sink_parent_class)->event (bsink,
-      event);
+  return GST_BASE_SINK_CLASS (gst_zc_kms_sink_parent_class)
+      ->event (bsink, event);
 }
 
 static gboolean
@@ -702,7 +718,8 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
     pool = gst_zc_buffer_pool_new (st->allocator);
     GstStructure *config = gst_buffer_pool_get_config (pool);
     gst_buffer_pool_config_set_params (config, caps, size, 4, 0);
-    gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
     if (!gst_buffer_pool_set_config (pool, config)) {
       GST_WARNING_OBJECT (self, "dumb buffer pool rejected %" GST_PTR_FORMAT,
           caps);
@@ -734,12 +751,11 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
  * from the next caps on.
  */
 static void
-gst_zc_kms_sink_set_render_rectangle (GstVideoOverlay *overlay, gint x,
-    gint y, gint width, gint height)
+gst_zc_kms_sink_set_render_rectangle (GstVideoOverlay *overlay, gint x, gint y,
+    gint width, gint height)
 {
   GstZcKmsSink *self = GST_ZC_KMS_SINK (overlay);
-  GST_DEBUG_OBJECT (self, "render rectangle %d,%d %dx%d", x, y, width,
-      height);
+  GST_DEBUG_OBJECT (self, "render rectangle %d,%d %dx%d", x, y, width, height);
   zc::ObjectLock lock (self);
   if (width <= 0 || height <= 0)
     self->state->render_rect = GstVideoRectangle ();
@@ -762,8 +778,10 @@ static void
 gst_zc_kms_sink_set_window_handle (GstVideoOverlay *overlay, guintptr handle)
 {
   if (handle)
-    GST_WARNING_OBJECT (overlay, "window handle %" G_GUINTPTR_FORMAT
-        " ignored: KMS has no windows, use the render rectangle", handle);
+    GST_WARNING_OBJECT (overlay,
+        "window handle %" G_GUINTPTR_FORMAT
+        " ignored: KMS has no windows, use the render rectangle",
+        handle);
 }
 
 static void
@@ -792,7 +810,9 @@ gst_zc_kms_sink_set_property (GObject *object, guint prop_id,
       st->device = g_value_get_string (value) ? g_value_get_string (value) : "";
       break;
     case PROP_DRIVER_NAME:
-      st->driver_name = g_value_get_string (value) ? g_value_get_string (value) : "";
+      st->driver_name = g_value_get_string (value) ?
+          g_value_get_string (value) :
+          "";
       break;
     case PROP_FD:
       st->fd_prop = g_value_get_int (value);
@@ -824,17 +844,19 @@ make_stats (GstZcKmsSink *self)
   State *st = self->state;
   std::lock_guard<std::mutex> g (st->frame_lock);
   const Stats &s = st->stats;
-  return zc::stats_new (GST_ELEMENT (self), {
-        {zc::Stat::FRAMES, s.frames},
-        {zc::Stat::SHOWN, s.shown},
-        {zc::Stat::REPLACED, s.replaced},
-        /* Lost frames are exactly those whose fence failed or timed out. */
-        {zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts},
-        {zc::Stat::COPIES, s.copies},
-        {zc::Stat::FENCE_ERRORS, s.fence_errors},
-        {zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts},
-        {zc::Stat::FLIP_LATENCY, s.latency_n ?
-              s.latency_sum_us * 1000 / s.latency_n : guint64 (0)},
+  return zc::stats_new (GST_ELEMENT (self),
+      {
+          { zc::Stat::FRAMES, s.frames },
+          { zc::Stat::SHOWN, s.shown },
+          { zc::Stat::REPLACED, s.replaced },
+          /* Lost frames are exactly those whose fence failed or timed out. */
+          { zc::Stat::DROPPED, s.fence_errors + s.fence_timeouts },
+          { zc::Stat::COPIES, s.copies },
+          { zc::Stat::FENCE_ERRORS, s.fence_errors },
+          { zc::Stat::FENCE_TIMEOUTS, s.fence_timeouts },
+          { zc::Stat::FLIP_LATENCY,
+              s.latency_n ? s.latency_sum_us * 1000 / s.latency_n :
+                            guint64 (0) },
       });
 }
 
@@ -906,8 +928,8 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   gobject_class->get_property = gst_zc_kms_sink_get_property;
   gobject_class->finalize = gst_zc_kms_sink_finalize;
 
-  const GParamFlags rw = GParamFlags (G_PARAM_READWRITE |
-      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const GParamFlags rw = GParamFlags (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstZcKmsSink:device:
    *
@@ -938,8 +960,8 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
    * Connector to drive; 0 picks the first connected one.
    */
   g_properties[PROP_CONNECTOR_ID] = g_param_spec_uint ("connector-id",
-      "Connector id", "Connector to use (0: first connected)", 0, G_MAXUINT,
-      0, rw);
+      "Connector id", "Connector to use (0: first connected)", 0, G_MAXUINT, 0,
+      rw);
   /**
    * GstZcKmsSink:crtc-id:
    *
@@ -989,7 +1011,7 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
    * commit-to-flip time, ns).
    */
   g_properties[PROP_STATS] = zc::stats_param_spec ("Frame counters and "
-      "commit-to-flip latency");
+                                                   "commit-to-flip latency");
   g_object_class_install_properties (gobject_class, PROP_LAST, g_properties);
   /*
    * render-rectangle (write-only) is GstVideoOverlay's, so that
@@ -1003,8 +1025,10 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
   gst_caps_unref (caps);
   gst_element_class_set_static_metadata (element_class, "Zero-copy KMS sink",
-      "Sink/Video", "Shows dma-buf video on a KMS display with atomic commits "
-      "and explicit fences", "gst-zerocopy");
+      "Sink/Video",
+      "Shows dma-buf video on a KMS display with atomic commits "
+      "and explicit fences",
+      "gst-zerocopy");
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_start);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_stop);
@@ -1013,7 +1037,7 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_event);
   basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_unlock);
   basesink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_unlock_stop);
-  basesink_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_zc_kms_sink_propose_allocation);
+  basesink_class->propose_allocation = GST_DEBUG_FUNCPTR (
+      gst_zc_kms_sink_propose_allocation);
   videosink_class->show_frame = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_show_frame);
 }

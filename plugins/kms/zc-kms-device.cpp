@@ -16,19 +16,22 @@ namespace {
 
 template <typename T, void (*F) (T *)> struct Deleter
 {
-  void operator() (T * p) const { F (p); }
+  void operator() (T *p) const { F (p); }
 };
-using Resources = std::unique_ptr<drmModeRes, Deleter<drmModeRes, drmModeFreeResources>>;
-using Connector =
-    std::unique_ptr<drmModeConnector, Deleter<drmModeConnector, drmModeFreeConnector>>;
-using Encoder = std::unique_ptr<drmModeEncoder, Deleter<drmModeEncoder, drmModeFreeEncoder>>;
-using PlaneRes =
-    std::unique_ptr<drmModePlaneRes, Deleter<drmModePlaneRes, drmModeFreePlaneResources>>;
-using Plane = std::unique_ptr<drmModePlane, Deleter<drmModePlane, drmModeFreePlane>>;
+using Resources =
+    std::unique_ptr<drmModeRes, Deleter<drmModeRes, drmModeFreeResources>>;
+using Connector = std::unique_ptr<drmModeConnector,
+    Deleter<drmModeConnector, drmModeFreeConnector>>;
+using Encoder =
+    std::unique_ptr<drmModeEncoder, Deleter<drmModeEncoder, drmModeFreeEncoder>>;
+using PlaneRes = std::unique_ptr<drmModePlaneRes,
+    Deleter<drmModePlaneRes, drmModeFreePlaneResources>>;
+using Plane =
+    std::unique_ptr<drmModePlane, Deleter<drmModePlane, drmModeFreePlane>>;
 using Props = std::unique_ptr<drmModeObjectProperties,
     Deleter<drmModeObjectProperties, drmModeFreeObjectProperties>>;
-using Prop =
-    std::unique_ptr<drmModePropertyRes, Deleter<drmModePropertyRes, drmModeFreeProperty>>;
+using Prop = std::unique_ptr<drmModePropertyRes,
+    Deleter<drmModePropertyRes, drmModeFreeProperty>>;
 
 int
 neg_errno ()
@@ -74,7 +77,7 @@ has_connected_connector (int fd)
   return false;
 }
 
-}  // namespace
+} // namespace
 
 bool
 PlaneInfo::supports (uint32_t fourcc) const
@@ -135,11 +138,13 @@ open_card (const char *path, const char *driver, std::string &why)
     drmVersionPtr v = drmGetVersion (fd.get ());
     std::string name = v ? std::string (v->name, v->name_len) : "";
     drmFreeVersion (v);
-    if (driver && driver[0] ? name == driver : has_connected_connector (fd.get ()))
+    if (driver && driver[0] ? name == driver :
+                              has_connected_connector (fd.get ()))
       return fd;
   }
-  why = driver && driver[0] ? std::string ("no DRM card with driver ") + driver
-      : "no DRM card with a connected connector";
+  why = driver && driver[0] ?
+      std::string ("no DRM card with driver ") + driver :
+      "no DRM card with a connected connector";
   return UniqueFd ();
 }
 
@@ -189,8 +194,9 @@ KmsDevice::find_output (uint32_t want_conn, uint32_t want_crtc, Output &out,
     Connector c (drmModeGetConnector (fd, res->connectors[i]));
     if (!c || c->connector_type == DRM_MODE_CONNECTOR_WRITEBACK)
       continue;
-    if (want_conn ? c->connector_id != want_conn
-        : (c->connection != DRM_MODE_CONNECTED || c->count_modes == 0))
+    if (want_conn ?
+            c->connector_id != want_conn :
+            (c->connection != DRM_MODE_CONNECTED || c->count_modes == 0))
       continue;
     if (c->count_modes == 0) {
       why = "connector " + std::to_string (c->connector_id) + " has no modes";
@@ -222,7 +228,8 @@ KmsDevice::find_output (uint32_t want_conn, uint32_t want_crtc, Output &out,
   }
   if (!o.connector_id) {
     why = want_conn ? "connector " + std::to_string (want_conn) +
-        " not found or no usable CRTC" : "no connected connector with a usable CRTC";
+            " not found or no usable CRTC" :
+                      "no connected connector with a usable CRTC";
     if (want_crtc)
       why += " (crtc-id " + std::to_string (want_crtc) + " forced)";
     return -ENODEV;
@@ -347,8 +354,8 @@ int
 KmsDevice::get_fb (GstMemory *mem, const FbKey &key, uint32_t *fb_id)
 {
   std::lock_guard<std::mutex> g (lock_);
-  auto *e = static_cast<FbEntry *> (gst_mini_object_get_qdata (
-          GST_MINI_OBJECT_CAST (mem), quark_));
+  auto *e = static_cast<FbEntry *> (
+      gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem), quark_));
   if (e && entries_.count (e) && e->key == key) {
     *fb_id = e->fb_id;
     return 0;
@@ -455,4 +462,4 @@ add_plane_off (AtomicReq &req, const PlaneInfo &plane)
   req.add (plane.id, plane.props.crtc_id, 0);
 }
 
-}  // namespace zc
+} // namespace zc

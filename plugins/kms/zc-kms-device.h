@@ -28,7 +28,6 @@
 
 namespace zc {
 
-
 struct Rect
 {
   int x = 0, y = 0;
@@ -46,7 +45,7 @@ struct PlaneProps
 struct PlaneInfo
 {
   uint32_t id = 0;
-  uint64_t type = 0;            /* DRM_PLANE_TYPE_* */
+  uint64_t type = 0; /* DRM_PLANE_TYPE_* */
   std::vector<uint32_t> formats;
   PlaneProps props;
 
@@ -59,11 +58,11 @@ struct Output
   uint32_t connector_id = 0;
   uint32_t crtc_id = 0;
   unsigned crtc_index = 0;
-  drmModeModeInfo mode {};             /* the mode in use */
-  std::vector<drmModeModeInfo> modes;   /* all modes of the connector */
+  drmModeModeInfo mode {};            /* the mode in use */
+  std::vector<drmModeModeInfo> modes; /* all modes of the connector */
   uint32_t conn_crtc_id_prop = 0;
   uint32_t crtc_mode_id_prop = 0, crtc_active_prop = 0, crtc_out_fence_prop = 0;
-  std::vector<PlaneInfo> planes;        /* usable on the CRTC */
+  std::vector<PlaneInfo> planes; /* usable on the CRTC */
 
   const PlaneInfo *primary () const;
   const PlaneInfo *find_plane (uint32_t id) const;
@@ -113,14 +112,14 @@ public:
   /* Atomic + universal planes; -errno when the driver has no atomic. */
   int enable_atomic ();
   /* Picks connector, CRTC and planes; 0 forces nothing. -errno. */
-  int find_output (uint32_t connector_id, uint32_t crtc_id, Output & out,
-      std::string & why);
+  int find_output (uint32_t connector_id, uint32_t crtc_id, Output &out,
+      std::string &why);
 
   /*
    * The framebuffer for @key, imported (PRIME) and cached on @mem; the
    * cache entry is removed with @mem. Returns 0 and *fb_id, or -errno.
    */
-  int get_fb (GstMemory * mem, const FbKey & key, uint32_t * fb_id);
+  int get_fb (GstMemory *mem, const FbKey &key, uint32_t *fb_id);
 
   /* Removes every framebuffer and handle and closes the fd. */
   void shutdown ();
@@ -130,15 +129,15 @@ public:
 
 private:
   static void entry_destroy (gpointer data);
-  void remove_entry_locked (FbEntry * e);
-  int import_locked (const FbKey & key, FbEntry & e);
+  void remove_entry_locked (FbEntry *e);
+  int import_locked (const FbKey &key, FbEntry &e);
   void unref_handle_locked (uint32_t handle);
 
   std::mutex lock_;
   UniqueFd fd_;
   GQuark quark_;
   std::set<FbEntry *> entries_;
-  std::map<uint32_t, int> handle_refs_;   /* GEM handles are per-fd, shared */
+  std::map<uint32_t, int> handle_refs_; /* GEM handles are per-fd, shared */
 };
 
 /* A dumb buffer made by the sink, mapped, with a framebuffer. */
@@ -151,7 +150,7 @@ public:
   DumbFb &operator= (const DumbFb &) = delete;
 
   /* Single allocation holding every plane of @info; -errno. */
-  int create (int fd, const GstVideoInfo * info, uint32_t fourcc);
+  int create (int fd, const GstVideoInfo *info, uint32_t fourcc);
 
   uint32_t fb_id () const { return fb_id_; }
   uint8_t *map () const { return buf_.data (); }
@@ -188,11 +187,11 @@ private:
 };
 
 /* Adds the properties placing @fb of @src on @plane at @dst. */
-void add_plane (AtomicReq & req, const PlaneInfo & plane, uint32_t crtc_id,
-    uint32_t fb_id, const Rect & src, const Rect & dst);
-void add_plane_off (AtomicReq & req, const PlaneInfo & plane);
+void add_plane (AtomicReq &req, const PlaneInfo &plane, uint32_t crtc_id,
+    uint32_t fb_id, const Rect &src, const Rect &dst);
+void add_plane_off (AtomicReq &req, const PlaneInfo &plane);
 
 /* Opens the card with @driver (nullptr: first card with a connected connector). */
-UniqueFd open_card (const char *path, const char *driver, std::string & why);
+UniqueFd open_card (const char *path, const char *driver, std::string &why);
 
-}  // namespace zc
+} // namespace zc

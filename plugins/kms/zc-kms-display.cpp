@@ -18,11 +18,13 @@ namespace zc {
 /* ---- display thread ---------------------------------------------------- */
 
 /* Posts an element error from any thread and makes the next render fail. */
-#define FAIL_LOCKED(self, st, code, text, debug)                              \
-  G_STMT_START {                                                              \
-    (st)->failed = true;                                                      \
-    GST_ELEMENT_ERROR (self, RESOURCE, code, text, debug);                    \
-  } G_STMT_END
+#define FAIL_LOCKED(self, st, code, text, debug) \
+  G_STMT_START \
+  { \
+    (st)->failed = true; \
+    GST_ELEMENT_ERROR (self, RESOURCE, code, text, debug); \
+  } \
+  G_STMT_END
 
 /* The sink whose display thread this is. */
 static thread_local GstZcKmsSink *tl_sink;
@@ -84,8 +86,8 @@ commit_frame_locked (GstZcKmsSink *self, Frame &f)
   if (plane != primary) {
     /* Drivers like vkms need the primary plane to cover the CRTC: black. */
     Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
-    zc::add_plane (req, *primary, out.crtc_id, st->background->fb_id (),
-        full, full);
+    zc::add_plane (req, *primary, out.crtc_id, st->background->fb_id (), full,
+        full);
   } else if (st->last_overlay) {
     if (const zc::PlaneInfo *old = out.find_plane (st->last_overlay))
       zc::add_plane_off (req, *old);
@@ -119,7 +121,7 @@ release_previous_locked (State *st, const Frame &f)
     return;
   GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (prev->buffer);
   if (!meta)
-    return;                     /* kept until the flip away */
+    return; /* kept until the flip away */
   int dup = gst_zc_sync_file_dup (f.out_fence.get ());
   if (dup < 0)
     return;
@@ -134,7 +136,8 @@ fence_ready (const Frame &f)
 {
   GstZcSyncFileInfo info;
   return !f.acquire.valid () ||
-      (gst_zc_sync_file_get_status (f.acquire.get (), &info) && info.status == 1);
+      (gst_zc_sync_file_get_status (f.acquire.get (), &info) &&
+          info.status == 1);
 }
 
 void
@@ -143,8 +146,9 @@ post_timeout_summary (GstZcKmsSink *self,
 {
   GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
       ("%" G_GUINT64_FORMAT " more frames were dropped because their acquire "
-          "fence did not signal within fence-timeout in the last %u s; see "
-          "the stats property.", sum.count, zc::summary_seconds (sum.span_us)),
+       "fence did not signal within fence-timeout in the last %u s; see "
+       "the stats property.",
+          sum.count, zc::summary_seconds (sum.span_us)),
       ("warnings are rate-limited: one summary every %u s at most",
           guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
       ("failed", G_TYPE_UINT64, sum.count, NULL));
@@ -160,7 +164,7 @@ advance_locked (GstZcKmsSink *self)
   if (st->in_flight || st->failed)
     return -1;
   if (st->next && st->later && fence_ready (*st->later)) {
-    st->stats.replaced++;       /* never shown: a newer frame is ready */
+    st->stats.replaced++; /* never shown: a newer frame is ready */
     st->next = std::move (st->later);
   }
   if (!st->next)
@@ -190,7 +194,8 @@ advance_locked (GstZcKmsSink *self)
           case zc::WarningLimiter::Post::FIRST:
             GST_ELEMENT_WARNING (self, STREAM, FAILED,
                 ("A frame's acquire fence did not signal within "
-                    "fence-timeout; the frame was dropped."), (NULL));
+                 "fence-timeout; the frame was dropped."),
+                (NULL));
             break;
           case zc::WarningLimiter::Post::SUMMARY:
             post_timeout_summary (self, sum);
@@ -204,17 +209,17 @@ advance_locked (GstZcKmsSink *self)
   }
   int ret = commit_frame_locked (self, f);
   if (ret == -EBUSY)
-    return 2;                   /* someone else's commit on the CRTC: retry */
+    return 2; /* someone else's commit on the CRTC: retry */
   if (ret < 0) {
     const char *advice = "";
     if (ret == -EACCES || ret == -EPERM)
       advice = " Another program (a desktop session?) is the display's DRM "
-          "master: stop it or run on a free virtual terminal.";
+               "master: stop it or run on a free virtual terminal.";
     else if (ret == -ENODEV || ret == -ENOENT)
       advice = " The display or its connector went away (unplugged?).";
-    FAIL_LOCKED (self, st, FAILED, ("Could not show a frame on the display.%s",
-            advice), ("atomic commit of plane %u: %s", f.plane_id,
-            g_strerror (-ret)));
+    FAIL_LOCKED (self, st, FAILED,
+        ("Could not show a frame on the display.%s", advice),
+        ("atomic commit of plane %u: %s", f.plane_id, g_strerror (-ret)));
     st->next.reset ();
     st->later.reset ();
     return -1;
@@ -264,4 +269,4 @@ display_thread (GstZcKmsSink *self)
   st->idle_cond.notify_all ();
 }
 
-}  // namespace zc
+} // namespace zc

@@ -17,7 +17,7 @@ clip_to_screen (Rect &src, Rect &dst, unsigned sw, unsigned sh)
   if (x1 <= x0 || y1 <= y0)
     return false;
   /* Source pixels per screen pixel is src.w / dst.w (1 unscaled). */
-  auto map = [](int d, unsigned s_len, unsigned d_len) {
+  auto map = [] (int d, unsigned s_len, unsigned d_len) {
     return int ((int64_t (d) * s_len + d_len / 2) / d_len);
   };
   Rect s = src;
@@ -51,7 +51,8 @@ test_placement (const PlacementTarget &t, const PlaneInfo &plane,
     add_plane (req, *primary, out.crtc_id, t.background_fb, full, full);
   }
   int ret = req.ok () ? 0 : -EINVAL;
-  if (ret == 0 && drmModeAtomicCommit (t.fd, req.get (),
+  if (ret == 0 &&
+      drmModeAtomicCommit (t.fd, req.get (),
           DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_ALLOW_MODESET, nullptr))
     ret = -errno;
   drmModeDestroyPropertyBlob (t.fd, blob);
@@ -134,17 +135,20 @@ place_frame (const PlacementTarget &t, const PlacementRequest &req,
         std::to_string (p->id) + " " + why;
   }
   if (!chosen && n_cannot_scale) {
-    g_autofree gchar *text = g_strdup_printf ("No display plane can scale "
-        "the %ux%u %s frame to %ux%u (render-rectangle): %s.", w, h,
-        req.format, unsigned (rr.w), unsigned (rr.h), tried.c_str ());
+    g_autofree gchar *text =
+        g_strdup_printf ("No display plane can scale "
+                         "the %ux%u %s frame to %ux%u (render-rectangle): %s.",
+            w, h, req.format, unsigned (rr.w), unsigned (rr.h), tried.c_str ());
     g_autofree gchar *debug = g_strdup_printf ("src %d,%d %ux%u -> dst %d,%d "
-        "%ux%u", src.x, src.y, src.w, src.h, dst.x, dst.y, dst.w, dst.h);
+                                               "%ux%u",
+        src.x, src.y, src.w, src.h, dst.x, dst.y, dst.w, dst.h);
     err = PlacementError { text, debug };
     return false;
   }
   if (!chosen) {
     g_autofree gchar *text = g_strdup_printf ("No display plane can show a "
-        "%ux%u %s frame at %d,%d.", src.w, src.h, req.format, dst.x, dst.y);
+                                              "%ux%u %s frame at %d,%d.",
+        src.w, src.h, req.format, dst.x, dst.y);
     err = PlacementError { text, tried };
     return false;
   }
@@ -153,8 +157,7 @@ place_frame (const PlacementTarget &t, const PlacementRequest &req,
 }
 
 const drmModeModeInfo *
-fitting_mode (const std::vector<drmModeModeInfo> &modes, unsigned w,
-    unsigned h)
+fitting_mode (const std::vector<drmModeModeInfo> &modes, unsigned w, unsigned h)
 {
   const drmModeModeInfo *mode = nullptr;
   for (const auto &m : modes)
@@ -167,10 +170,11 @@ fitting_mode (const std::vector<drmModeModeInfo> &modes, unsigned w,
    * (e.g. 4096x2160 for 3840x2160); the frame is centred on it. */
   for (const auto &m : modes)
     if (m.hdisplay >= w && m.vdisplay >= h &&
-        (!mode || guint64 (m.hdisplay) * m.vdisplay <
-            guint64 (mode->hdisplay) * mode->vdisplay))
+        (!mode ||
+            guint64 (m.hdisplay) * m.vdisplay <
+                guint64 (mode->hdisplay) * mode->vdisplay))
       mode = &m;
   return mode;
 }
 
-}  // namespace zc
+} // namespace zc

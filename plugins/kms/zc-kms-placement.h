@@ -21,22 +21,22 @@ namespace zc {
 /* What the sink asks for. */
 struct PlacementRequest
 {
-  uint32_t width = 0, height = 0;       /* the frame */
+  uint32_t width = 0, height = 0; /* the frame */
   uint32_t fourcc = 0;
-  const char *format = "";              /* its name, for messages */
+  const char *format = ""; /* its name, for messages */
   /* A framebuffer of the frame's size and format to try planes with. */
   uint32_t test_fb = 0;
   /* Where to put the frame; a width or height <= 0 means unset: centred,
    * unscaled. Another size than the frame's asks for scaling. */
   GstVideoRectangle render_rect {};
-  uint32_t plane_id = 0;                /* plane-id; 0: choose */
+  uint32_t plane_id = 0; /* plane-id; 0: choose */
 };
 
 /* The screen the frame goes to. */
 struct PlacementTarget
 {
   int fd = -1;
-  const Output *out = nullptr;          /* mode in use, usable planes */
+  const Output *out = nullptr; /* mode in use, usable planes */
   /* Black framebuffer of the mode's size for the primary plane while the
    * frame is on an overlay (vkms composes nothing without one). */
   uint32_t background_fb = 0;
@@ -63,15 +63,15 @@ struct PlacementError
  * flip). Returns false with @err filled when the rectangle is off the
  * screen or no plane accepts the placement.
  */
-bool place_frame (const PlacementTarget & target, const PlacementRequest & req,
-    Placement & placement, PlacementError & err);
+bool place_frame (const PlacementTarget &target, const PlacementRequest &req,
+    Placement &placement, PlacementError &err);
 
 /*
  * force-modeset's mode for a @w x @h frame: the connector's mode of that
  * size (the preferred one, else the first listed), else the smallest mode
  * that holds the frame; nullptr when none does.
  */
-const drmModeModeInfo *fitting_mode (const std::vector<drmModeModeInfo> &
-    modes, unsigned w, unsigned h);
+const drmModeModeInfo *fitting_mode (const std::vector<drmModeModeInfo> &modes,
+    unsigned w, unsigned h);
 
-}  // namespace zc
+} // namespace zc

@@ -22,7 +22,6 @@ GST_DEBUG_CATEGORY_EXTERN (gst_zc_kms_sink_debug);
 
 namespace zc {
 
-
 constexpr guint64 DEFAULT_FENCE_TIMEOUT = GST_SECOND;
 /* Frames the sink can hold at once: on screen, committed, next, later, and
  * the one being copied. */
@@ -32,14 +31,14 @@ constexpr unsigned N_COPY_SLOTS = 5;
  * lock held (it may drop the last ref of a copy slot). */
 struct Frame
 {
-  GstBuffer *buffer = nullptr;  /* ref, or nullptr for copied frames */
-  std::shared_ptr<zc::DumbFb> slot;  /* copied frames */
+  GstBuffer *buffer = nullptr;      /* ref, or nullptr for copied frames */
+  std::shared_ptr<zc::DumbFb> slot; /* copied frames */
   uint32_t fb_id = 0;
   uint32_t plane_id = 0;
   Rect src, dst;
   UniqueFd acquire;
   UniqueFd out_fence;
-  gint64 deadline_us = 0;       /* fence-timeout for the acquire fence */
+  gint64 deadline_us = 0; /* fence-timeout for the acquire fence */
   gint64 commit_us = 0;
 
   ~Frame ()
@@ -57,12 +56,12 @@ using FramePtr = std::unique_ptr<Frame>;
  * fence_errors + fence_timeouts. */
 struct Stats
 {
-  guint64 frames = 0;           /* [frames] distinct buffers show_frame got */
-  guint64 shown = 0;            /* [shown] reached the screen (page flip) */
-  guint64 replaced = 0;         /* [replaced] a newer frame took its place */
-  guint64 copies = 0;           /* [copies] copied into a dumb buffer */
+  guint64 frames = 0;   /* [frames] distinct buffers show_frame got */
+  guint64 shown = 0;    /* [shown] reached the screen (page flip) */
+  guint64 replaced = 0; /* [replaced] a newer frame took its place */
+  guint64 copies = 0;   /* [copies] copied into a dumb buffer */
   guint64 fence_errors = 0, fence_timeouts = 0;
-  guint64 latency_sum_us = 0, latency_n = 0;    /* [flip-latency] */
+  guint64 latency_sum_us = 0, latency_n = 0; /* [flip-latency] */
 };
 
 struct State
@@ -83,7 +82,7 @@ struct State
   /* Backgrounds of earlier modes: may still be on screen until the next
    * commit, so they are freed only at stop. */
   std::vector<std::shared_ptr<zc::DumbFb>> retired;
-  GstAllocator *allocator = nullptr;    /* for the proposed pool */
+  GstAllocator *allocator = nullptr; /* for the proposed pool */
 
   /* Streaming thread only (set_caps, show_frame). */
   GstVideoInfo vinfo {};
@@ -92,7 +91,7 @@ struct State
   Rect src, dst;
   std::vector<std::shared_ptr<zc::DumbFb>> slots;
   bool dmabuf_failed = false;
-  GstBuffer *last_buffer = nullptr;     /* shown last; preroll shows it twice */
+  GstBuffer *last_buffer = nullptr; /* shown last; preroll shows it twice */
 
   /* Display thread and its mailbox. frame_lock protects the frames, the
    * stats, the flags and the commit sequence; it is taken after the
@@ -105,7 +104,7 @@ struct State
    * display by replacing each other. */
   FramePtr next, later, in_flight, on_screen;
   Stats stats;
-  zc::WarningLimiter warnings;  /* fence timeouts: what reaches the bus */
+  zc::WarningLimiter warnings; /* fence timeouts: what reaches the bus */
   bool stopping = false, modeset = true, failed = false;
   uint32_t last_overlay = 0;
   /* Signalled by the display thread after each round (a commit, a flip,
@@ -118,8 +117,7 @@ struct State
   Wakeup wake;
 };
 
-
-}  // namespace zc
+} // namespace zc
 
 struct _GstZcKmsSink
 {
@@ -130,9 +128,9 @@ struct _GstZcKmsSink
 namespace zc {
 
 /* Display thread main loop (zc-kms-display.cpp). */
-void display_thread (GstZcKmsSink * self);
+void display_thread (GstZcKmsSink *self);
 /* Posts the summary of fence timeouts held back (zc-kms-display.cpp). */
-void post_timeout_summary (GstZcKmsSink * self,
-    const zc::WarningLimiter::Summary & sum);
+void post_timeout_summary (GstZcKmsSink *self,
+    const zc::WarningLimiter::Summary &sum);
 
-}  // namespace zc
+} // namespace zc

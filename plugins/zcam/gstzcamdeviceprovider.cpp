@@ -29,7 +29,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_zcam_device_provider_debug);
 struct _GstZcamDevice
 {
   GstDevice parent;
-  gchar *path;                   /* device node; set once at creation */
+  gchar *path; /* device node; set once at creation */
 };
 
 G_DEFINE_TYPE (GstZcamDevice, gst_zcam_device, GST_TYPE_DEVICE);
@@ -73,8 +73,7 @@ gst_zcam_device_class_init (GstZcamDeviceClass *klass)
 
 static void
 gst_zcam_device_init (GstZcamDevice *)
-{
-}
+{}
 
 /* ---- GstZcamDeviceProvider ---- */
 
@@ -110,15 +109,14 @@ device_for_node (const std::string &path)
 
   std::string node = path.substr (path.rfind ('/') + 1);
   std::string display = "zcam capture device (" + node + ")";
-  GstStructure *props = gst_structure_new ("zcam-proplist",
-      "device.path", G_TYPE_STRING, path.c_str (),
-      "device.api", G_TYPE_STRING, "zcam",
-      "device.bus", G_TYPE_STRING, "virtual",
-      "zcam.api-version", G_TYPE_UINT, dev.caps ().version,
-      "zcam.max-buffers", G_TYPE_UINT, dev.caps ().max_buffers, NULL);
+  GstStructure *props = gst_structure_new ("zcam-proplist", "device.path",
+      G_TYPE_STRING, path.c_str (), "device.api", G_TYPE_STRING, "zcam",
+      "device.bus", G_TYPE_STRING, "virtual", "zcam.api-version", G_TYPE_UINT,
+      dev.caps ().version, "zcam.max-buffers", G_TYPE_UINT,
+      dev.caps ().max_buffers, NULL);
   GstZcamDevice *device = GST_ZCAM_DEVICE (g_object_new (GST_TYPE_ZCAM_DEVICE,
-          "display-name", display.c_str (), "device-class", "Video/Source",
-          "caps", caps, "properties", props, NULL));
+      "display-name", display.c_str (), "device-class", "Video/Source", "caps",
+      caps, "properties", props, NULL));
   device->path = g_strdup (path.c_str ());
   gst_caps_unref (caps);
   gst_structure_free (props);
@@ -149,5 +147,4 @@ gst_zcam_device_provider_class_init (GstZcamDeviceProviderClass *klass)
 
 static void
 gst_zcam_device_provider_init (GstZcamDeviceProvider *)
-{
-}
+{}

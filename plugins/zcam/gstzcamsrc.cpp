@@ -77,10 +77,13 @@ struct _GstZcamSrc
 };
 
 #define gst_zcam_src_parent_class parent_class
+/* The type's code is a list of statements: laid out by hand. */
+/* clang-format off */
 G_DEFINE_TYPE_WITH_CODE (GstZcamSrc, gst_zcam_src, GST_TYPE_PUSH_SRC,
     GST_DEBUG_CATEGORY_INIT (gst_zcam_src_debug, "zcamsrc", 0,
         "zcam capture source");
     GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
+/* clang-format on */
 GST_ELEMENT_REGISTER_DEFINE (zcamsrc, "zcamsrc", GST_RANK_NONE,
     GST_TYPE_ZCAM_SRC);
 
@@ -89,10 +92,10 @@ gst_zcam_src_fence_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_ZCAM_SRC_FENCE_MODE_EARLY, "Push when queued, with an acquire fence",
-        "early"},
-    {GST_ZCAM_SRC_FENCE_MODE_LATE, "Push when the frame is complete", "late"},
-    {0, NULL, NULL},
+    { GST_ZCAM_SRC_FENCE_MODE_EARLY, "Push when queued, with an acquire fence",
+        "early" },
+    { GST_ZCAM_SRC_FENCE_MODE_LATE, "Push when the frame is complete", "late" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstZcamSrcFenceMode", values);
@@ -115,10 +118,10 @@ caps_for_formats (const std::vector<GstVideoFormat> &formats, gint min_w,
     g_value_set_string (&v, gst_video_format_to_string (f));
     gst_value_list_append_and_take_value (&list, &v);
   }
-  GstStructure *s = gst_structure_new ("video/x-raw",
-      "width", GST_TYPE_INT_RANGE, min_w, max_w,
-      "height", GST_TYPE_INT_RANGE, min_h, max_h,
-      "framerate", GST_TYPE_FRACTION_RANGE, min_fps, 1, max_fps, 1, NULL);
+  GstStructure *s = gst_structure_new ("video/x-raw", "width",
+      GST_TYPE_INT_RANGE, min_w, max_w, "height", GST_TYPE_INT_RANGE, min_h,
+      max_h, "framerate", GST_TYPE_FRACTION_RANGE, min_fps, 1, max_fps, 1,
+      NULL);
   if (formats.size () == 1)
     gst_structure_set_value (s, "format", gst_value_list_get_value (&list, 0));
   else
@@ -149,7 +152,8 @@ GstCaps *
 zc::zcamsrc_device_caps (const struct zcam_caps &c)
 {
   std::vector<GstVideoFormat> formats;
-  for (guint i = 0; i < std::min<guint> (c.num_formats, ZCAM_MAX_FORMATS); i++) {
+  for (guint i = 0; i < std::min<guint> (c.num_formats, ZCAM_MAX_FORMATS);
+       i++) {
     GstVideoFormat f = gst_zc_format_from_drm_fourcc (c.formats[i]);
     if (f != GST_VIDEO_FORMAT_UNKNOWN)
       formats.push_back (f);
@@ -177,7 +181,8 @@ monotonic_to_running (GstZcamSrc *self, guint64 ts_ns)
   guint64 mono = guint64 (zc::monotonic_ns ());
   /* Same as ts - base when the pipeline clock is the monotonic system
    * clock; also right for any other clock that runs at the same rate. */
-  gint64 running = gint64 (now) - gint64 (base) - (gint64 (mono) - gint64 (ts_ns));
+  gint64 running = gint64 (now) - gint64 (base) -
+      (gint64 (mono) - gint64 (ts_ns));
   return running < 0 ? 0 : GstClockTime (running);
 }
 
@@ -201,14 +206,13 @@ post_summary (GstZcamSrc *self, const zc::WarningLimiter::Summary &sum)
   const Warning &w = st->last_failure;
   GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
       ("%" G_GUINT64_FORMAT " more frames were not captured correctly in the "
-          "last %u s (the last one: frame %" G_GUINT64_FORMAT "); see the "
-          "stats property.", sum.count, zc::summary_seconds (sum.span_us),
-          w.sequence),
+       "last %u s (the last one: frame %" G_GUINT64_FORMAT "); see the "
+       "stats property.",
+          sum.count, zc::summary_seconds (sum.span_us), w.sequence),
       ("warnings are rate-limited: one summary every %u s at most",
           guint (zc::WARNING_INTERVAL_US / G_USEC_PER_SEC)),
-      ("sequence", G_TYPE_UINT64, w.sequence,
-          "fence-error", G_TYPE_INT, w.error,
-          "pushed", G_TYPE_BOOLEAN, failed_frames_pushed (st),
+      ("sequence", G_TYPE_UINT64, w.sequence, "fence-error", G_TYPE_INT,
+          w.error, "pushed", G_TYPE_BOOLEAN, failed_frames_pushed (st),
           "failed", G_TYPE_UINT64, sum.count, NULL));
 }
 
@@ -225,12 +229,14 @@ warn_failed_frame (GstZcamSrc *self, const Warning &w)
     case zc::WarningLimiter::Post::FIRST:
       GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, DECODE,
           ("Frame %" G_GUINT64_FORMAT " was not captured correctly%s.",
-              w.sequence, failed_frames_pushed (st) ?
-              "; its acquire fence carries the error" : " and is dropped"),
+              w.sequence,
+              failed_frames_pushed (st) ?
+                  "; its acquire fence carries the error" :
+                  " and is dropped"),
           ("the frame's fence signalled %s", g_strerror (-w.error)),
-          ("sequence", G_TYPE_UINT64, w.sequence,
-              "fence-error", G_TYPE_INT, w.error,
-              "pushed", G_TYPE_BOOLEAN, failed_frames_pushed (st), NULL));
+          ("sequence", G_TYPE_UINT64, w.sequence, "fence-error", G_TYPE_INT,
+              w.error, "pushed", G_TYPE_BOOLEAN, failed_frames_pushed (st),
+              NULL));
       break;
     case zc::WarningLimiter::Post::SUMMARY:
       post_summary (self, sum);
@@ -243,8 +249,8 @@ warn_failed_frame (GstZcamSrc *self, const Warning &w)
 /* ---- GObject ---- */
 
 static void
-gst_zcam_src_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+gst_zcam_src_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   GstZcamSrc *self = GST_ZCAM_SRC (object);
   GST_OBJECT_LOCK (self);
@@ -285,11 +291,12 @@ gst_zcam_src_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_uint (value, p.num_buffers_pool);
       break;
     case PROP_STATS:
-      g_value_take_boxed (value, zc::stats_new (GST_ELEMENT (self), {
-                {zc::Stat::FRAMES, s.frames},
-                {zc::Stat::DROPPED, s.dropped},
-                {zc::Stat::FENCE_ERRORS, s.fence_errors},
-                {zc::Stat::LATENCY, s.latency}}));
+      g_value_take_boxed (value,
+          zc::stats_new (GST_ELEMENT (self),
+              { { zc::Stat::FRAMES, s.frames },
+                  { zc::Stat::DROPPED, s.dropped },
+                  { zc::Stat::FENCE_ERRORS, s.fence_errors },
+                  { zc::Stat::LATENCY, s.latency } }));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -342,12 +349,14 @@ open_device (GstZcamSrc *self)
   } else if (ret == -EACCES || ret == -EPERM) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
         ("No permission to open %s; add the user to the device's group.",
-            path.c_str ()), ("open: %s", g_strerror (-ret)));
+            path.c_str ()),
+        ("open: %s", g_strerror (-ret)));
     return FALSE;
   } else if (ret == -EPROTO) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Device %s speaks another zcam uapi version; rebuild the plugin "
-            "against the installed module.", path.c_str ()),
+         "against the installed module.",
+            path.c_str ()),
         ("we need version %d", ZCAM_API_VERSION));
     return FALSE;
   } else if (ret < 0) {
@@ -362,7 +371,8 @@ open_device (GstZcamSrc *self)
    * It opens the device once more only for its own bookkeeping. */
   st->allocator = gst_zc_allocator_new ("zcam", path.c_str ());
   if (!st->allocator) {
-    GST_WARNING_OBJECT (self, "no zc allocator; CPU maps will not wait for "
+    GST_WARNING_OBJECT (self,
+        "no zc allocator; CPU maps will not wait for "
         "fences");
     st->allocator = gst_dmabuf_allocator_new ();
   }
@@ -494,8 +504,9 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
     gchar *str = gst_caps_to_string (caps);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Device %s cannot capture %s.", st->dev.path ().c_str (), str),
-        ("S_FMT %s %ux%u: %s", gst_video_format_to_string (
-                GST_VIDEO_INFO_FORMAT (&info)), fmt.width, fmt.height,
+        ("S_FMT %s %ux%u: %s",
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)),
+            fmt.width, fmt.height,
             ret < 0 ? g_strerror (-ret) : "variable frame rate"));
     g_free (str);
     return FALSE;
@@ -508,13 +519,15 @@ gst_zcam_src_set_caps (GstBaseSrc *src, GstCaps *caps)
   st->fps_d = GST_VIDEO_INFO_FPS_D (&info);
   st->period = gst_util_uint64_scale_int (GST_SECOND, st->fps_d, st->fps_n);
   GstCapsFeatures *f = gst_caps_get_features (caps, 0);
-  st->dmabuf_caps = f && gst_caps_features_contains (f,
-      GST_CAPS_FEATURE_MEMORY_DMABUF);
+  st->dmabuf_caps = f &&
+      gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_DMABUF);
   st->negotiated = true;
-  GST_INFO_OBJECT (self, "format %" GST_FOURCC_FORMAT " %ux%u, pitch %u, "
-      "size %" G_GUINT64_FORMAT ", %u/%u fps%s", GST_FOURCC_ARGS (fourcc),
-      fmt.width, fmt.height, fmt.pitches[0], (guint64) fmt.size, st->fps_n,
-      st->fps_d, st->dmabuf_caps ? ", dma-buf caps" : "");
+  GST_INFO_OBJECT (self,
+      "format %" GST_FOURCC_FORMAT " %ux%u, pitch %u, "
+      "size %" G_GUINT64_FORMAT ", %u/%u fps%s",
+      GST_FOURCC_ARGS (fourcc), fmt.width, fmt.height, fmt.pitches[0],
+      (guint64) fmt.size, st->fps_n, st->fps_d,
+      st->dmabuf_caps ? ", dma-buf caps" : "");
   return TRUE;
 }
 
@@ -535,9 +548,10 @@ adapt_layout (GstZcamSrc *self, GstQuery *query)
 {
   State *st = self->state;
   zc::LayoutNeeds needs = zc::layout_needs (query, &st->plain_info);
-  GST_DEBUG_OBJECT (self, "downstream needs: pitch alignment %u, height "
-      "alignment %u, %" G_GUINT64_FORMAT " bytes per frame", needs.pitch_align,
-      needs.height_align, needs.min_size);
+  GST_DEBUG_OBJECT (self,
+      "downstream needs: pitch alignment %u, height "
+      "alignment %u, %" G_GUINT64_FORMAT " bytes per frame",
+      needs.pitch_align, needs.height_align, needs.min_size);
   struct zcam_format fmt = st->format;
   guint height_align = std::max (needs.height_align, 1u);
   GstVideoInfo info;
@@ -561,10 +575,11 @@ adapt_layout (GstZcamSrc *self, GstQuery *query)
     height_align *= 2;
   }
   if (GST_VIDEO_INFO_SIZE (&info) < needs.min_size)
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "downstream expects %"
-        G_GUINT64_FORMAT " bytes per frame, more than the %" G_GSIZE_FORMAT
-        " of any layout zcam offers: a consumer may copy", needs.min_size,
-        GST_VIDEO_INFO_SIZE (&info));
+    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self,
+        "downstream expects %" G_GUINT64_FORMAT
+        " bytes per frame, more than the %" G_GSIZE_FORMAT
+        " of any layout zcam offers: a consumer may copy",
+        needs.min_size, GST_VIDEO_INFO_SIZE (&info));
   if (fmt.pitches[0] == st->format.pitches[0] &&
       fmt.offsets[1] == st->format.offsets[1] &&
       GST_VIDEO_INFO_SIZE (&info) == GST_VIDEO_INFO_SIZE (&st->info))
@@ -575,14 +590,16 @@ adapt_layout (GstZcamSrc *self, GstQuery *query)
   if (ret < 0) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Device %s cannot lay out frames as downstream asks.",
-            st->dev.path ().c_str ()), ("S_FMT: %s", g_strerror (-ret)));
+            st->dev.path ().c_str ()),
+        ("S_FMT: %s", g_strerror (-ret)));
     return false;
   }
-  GST_INFO_OBJECT (self, "layout for downstream (pitch alignment %u, "
+  GST_INFO_OBJECT (self,
+      "layout for downstream (pitch alignment %u, "
       "frame size %" G_GUINT64_FORMAT "): pitch %u, height alignment %u, "
-      "chroma offset %u, frame %" G_GSIZE_FORMAT " bytes", needs.pitch_align,
-      needs.min_size, fmt.pitches[0], fmt.height_align, fmt.offsets[1],
-      GST_VIDEO_INFO_SIZE (&info));
+      "chroma offset %u, frame %" G_GSIZE_FORMAT " bytes",
+      needs.pitch_align, needs.min_size, fmt.pitches[0], fmt.height_align,
+      fmt.offsets[1], GST_VIDEO_INFO_SIZE (&info));
   st->format = fmt;
   st->info = info;
   return true;
@@ -607,8 +624,8 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
   guint count = std::max (want, min);
   if (max)
     count = std::min (count, max);
-  count = std::clamp<guint> (count, 2, std::max (2u,
-          st->dev.caps ().max_buffers));
+  count = std::clamp<guint> (count, 2,
+      std::max (2u, st->dev.caps ().max_buffers));
 
   if (st->slots.empty () && !adapt_layout (self, query))
     return FALSE;
@@ -624,7 +641,8 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
   if (st->copy) {
     /* Downstream maps frames with the default layout and cannot be told the
      * kernel's pitches: the frames go through a system-memory pool. */
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying every frame: "
+    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self,
+        "copying every frame: "
         "downstream accepts neither dma-buf memory nor GstVideoMeta, and the "
         "device's layout (pitch %d) differs from the default one (pitch %d)",
         st->info.stride[0], st->plain_info.stride[0]);
@@ -646,8 +664,10 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
   if (st->slots.empty ()) {
     if (!st->create_slots (count))
       return FALSE;
-    GST_INFO_OBJECT (self, "%u buffers (asked %u, downstream min %u max %u), "
-        "%s mode%s", count, want, min, max,
+    GST_INFO_OBJECT (self,
+        "%u buffers (asked %u, downstream min %u max %u), "
+        "%s mode%s",
+        count, want, min, max,
         st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY ? "early" : "late",
         st->copy ? ", copying" : "");
     GST_OBJECT_LOCK (self);
@@ -747,8 +767,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     }
     if (step == Step::WAIT) {
       struct pollfd pfd[2] = {
-        {st->dev.fd (), POLLIN, 0},
-        {st->wake.fd (), POLLIN, 0},
+        { st->dev.fd (), POLLIN, 0 },
+        { st->wake.fd (), POLLIN, 0 },
       };
       int ms = kernel_busy ? int (timeout / GST_MSECOND) : -1;
       int n;
@@ -758,7 +778,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       if (n == 0) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
             ("Device %s stopped delivering frames.", st->dev.path ().c_str ()),
-            ("no completion within %" GST_TIME_FORMAT, GST_TIME_ARGS (timeout)));
+            ("no completion within %" GST_TIME_FORMAT,
+                GST_TIME_ARGS (timeout)));
         return GST_FLOW_ERROR;
       }
       if (pfd[1].revents)
@@ -767,8 +788,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     }
 
     /* Step::PUSH */
-    GstBuffer *out = gst_zcam_src_pool_hand_out (
-        GST_ZCAM_SRC_POOL (st->pool), buffer);
+    GstBuffer *out = gst_zcam_src_pool_hand_out (GST_ZCAM_SRC_POOL (st->pool),
+        buffer);
     if (!out) {
       std::lock_guard<std::mutex> lock (st->lock);
       st->slots[idx].buffer = nullptr;
@@ -807,7 +828,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       GstBuffer *copy = nullptr;
       GstBufferPool *pool = gst_base_src_get_buffer_pool (GST_BASE_SRC (self));
       GstFlowReturn fret = pool ?
-          gst_buffer_pool_acquire_buffer (pool, &copy, NULL) : GST_FLOW_ERROR;
+          gst_buffer_pool_acquire_buffer (pool, &copy, NULL) :
+          GST_FLOW_ERROR;
       if (pool)
         gst_object_unref (pool);
       if (fret != GST_FLOW_OK) {
@@ -823,8 +845,10 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
         }
         gst_video_frame_unmap (&sf);
       }
-      gst_buffer_copy_into (copy, out, GstBufferCopyFlags (
-              GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS), 0, -1);
+      gst_buffer_copy_into (copy, out,
+          GstBufferCopyFlags (
+              GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS),
+          0, -1);
       gst_buffer_unref (out);
       if (!ok) {
         gst_buffer_unref (copy);
@@ -868,8 +892,8 @@ gst_zcam_src_class_init (GstZcamSrcClass *klass)
    * When a buffer is pushed: right after it is queued to the kernel, with an
    * acquire fence (early), or after the frame completed (late).
    */
-  g_properties[PROP_FENCE_MODE] = g_param_spec_enum ("fence-mode",
-      "Fence mode", "Push buffers when queued (early) or when complete (late)",
+  g_properties[PROP_FENCE_MODE] = g_param_spec_enum ("fence-mode", "Fence mode",
+      "Push buffers when queued (early) or when complete (late)",
       GST_TYPE_ZCAM_SRC_FENCE_MODE, DEFAULT_FENCE_MODE,
       GParamFlags (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
@@ -901,8 +925,10 @@ gst_zcam_src_class_init (GstZcamSrcClass *klass)
       gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
   gst_caps_unref (caps);
   gst_element_class_set_static_metadata (element_class, "zcam source",
-      "Source/Video/Hardware", "Captures from a zcam device into dma-bufs "
-      "with per-frame fences", "gst-zerocopy");
+      "Source/Video/Hardware",
+      "Captures from a zcam device into dma-bufs "
+      "with per-frame fences",
+      "gst-zerocopy");
 
   element_class->change_state = gst_zcam_src_change_state;
   basesrc_class->start = gst_zcam_src_start;

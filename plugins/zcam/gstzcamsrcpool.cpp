@@ -104,8 +104,8 @@ gst_zcam_src_pool_init (GstZcamSrcPool *self)
 GstBufferPool *
 gst_zcam_src_pool_new (GstZcamSrcPoolReturnFunc func, gpointer user_data)
 {
-  GstZcamSrcPool *self =
-      GST_ZCAM_SRC_POOL (g_object_new (GST_TYPE_ZCAM_SRC_POOL, NULL));
+  GstZcamSrcPool *self = GST_ZCAM_SRC_POOL (
+      g_object_new (GST_TYPE_ZCAM_SRC_POOL, NULL));
   gst_object_ref_sink (self);
   self->func = func;
   self->user_data = user_data;
@@ -128,8 +128,8 @@ gst_zcam_src_pool_hand_out (GstZcamSrcPool *self, GstBuffer *buffer)
     self->next = buffer;
   }
   GstBuffer *out = nullptr;
-  GstFlowReturn ret =
-      gst_buffer_pool_acquire_buffer (GST_BUFFER_POOL (self), &out, NULL);
+  GstFlowReturn ret = gst_buffer_pool_acquire_buffer (GST_BUFFER_POOL (self),
+      &out, NULL);
   if (ret != GST_FLOW_OK) {
     zc::MutexLock lock (&self->lock);
     self->next = nullptr;

@@ -14,14 +14,14 @@ G_DECLARE_FINAL_TYPE (GstZcamSrcPool, gst_zcam_src_pool, GST, ZCAM_SRC_POOL,
     GstBufferPool)
 
 /* Called (with the pool's lock held) with the returned buffer; takes it. */
-typedef void (*GstZcamSrcPoolReturnFunc) (gpointer user_data, GstBuffer * buffer);
+typedef void (
+    *GstZcamSrcPoolReturnFunc) (gpointer user_data, GstBuffer *buffer);
 
-GstBufferPool *gst_zcam_src_pool_new (GstZcamSrcPoolReturnFunc func,
-    gpointer user_data);
+GstBufferPool *
+gst_zcam_src_pool_new (GstZcamSrcPoolReturnFunc func, gpointer user_data);
 
-GstBuffer *gst_zcam_src_pool_hand_out (GstZcamSrcPool * pool,
-    GstBuffer * buffer);
+GstBuffer *gst_zcam_src_pool_hand_out (GstZcamSrcPool *pool, GstBuffer *buffer);
 
-void gst_zcam_src_pool_detach (GstZcamSrcPool * pool);
+void gst_zcam_src_pool_detach (GstZcamSrcPool *pool);
 
 G_END_DECLS

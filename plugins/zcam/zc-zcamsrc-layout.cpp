@@ -84,10 +84,11 @@ layout_info (const GstVideoInfo *plain, const struct zcam_format &fmt)
   for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (&info); i++) {
     gint comp[GST_VIDEO_MAX_COMPONENTS];
     gst_video_format_info_component (info.finfo, i, comp);
-    guint plane_lines = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (info.finfo,
-        comp[0], lines);
-    end = std::max<gsize> (end, GST_VIDEO_INFO_PLANE_OFFSET (&info, i) +
-        gsize (GST_VIDEO_INFO_PLANE_STRIDE (&info, i)) * plane_lines);
+    guint plane_lines = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (info.finfo, comp[0],
+        lines);
+    end = std::max<gsize> (end,
+        GST_VIDEO_INFO_PLANE_OFFSET (&info, i) +
+            gsize (GST_VIDEO_INFO_PLANE_STRIDE (&info, i)) * plane_lines);
   }
   info.size = std::min<gsize> (end, fmt.size);
   return info;

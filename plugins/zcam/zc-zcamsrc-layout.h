@@ -14,9 +14,9 @@ namespace zc {
 
 struct LayoutNeeds
 {
-  guint pitch_align = 0;   /* bytes, power of two; 0: no requirement */
-  guint height_align = 0;  /* lines, power of two; 0: no requirement */
-  guint64 min_size = 0;    /* bytes a consumer expects per frame */
+  guint pitch_align = 0;  /* bytes, power of two; 0: no requirement */
+  guint height_align = 0; /* lines, power of two; 0: no requirement */
+  guint64 min_size = 0;   /* bytes a consumer expects per frame */
 };
 
 /* The strictest requirements of every pool in @query: the sizes (a tee
@@ -26,7 +26,7 @@ LayoutNeeds layout_needs (GstQuery *query, const GstVideoInfo *info);
 
 /* @plain (default layout) with the strides and offsets of @fmt; the size is
  * where the image ends (the dma-buf itself is rounded up to a page). */
-GstVideoInfo layout_info (const GstVideoInfo *plain,
-    const struct zcam_format &fmt);
+GstVideoInfo
+layout_info (const GstVideoInfo *plain, const struct zcam_format &fmt);
 
 } // namespace zc

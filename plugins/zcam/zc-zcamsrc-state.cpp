@@ -137,7 +137,6 @@ ZcamSrcState::create_slots (guint count)
   return true;
 }
 
-
 /* Queues slot @i (lock held). 0 or -errno. */
 int
 ZcamSrcState::queue_slot (size_t i)
@@ -146,8 +145,7 @@ ZcamSrcState::queue_slot (size_t i)
   UniqueFd out;
   guint64 seq = 0;
   guint32 index = 0;
-  int ret = dev.queue (s.dmabuf_fd, s.release_fence.get (), out, seq,
-      index);
+  int ret = dev.queue (s.dmabuf_fd, s.release_fence.get (), out, seq, index);
   if (ret < 0)
     return ret;
   s.release_fence.reset ();
@@ -173,8 +171,9 @@ ZcamSrcState::drain_events (std::vector<Warning> &warnings)
     auto it = std::find_if (slots.begin (), slots.end (),
         [&] (const Slot &s) { return s.in_kernel && s.index == ev.index; });
     if (it == slots.end ()) {
-      GST_DEBUG_OBJECT (self_, "event for unknown buffer %u (frame %"
-          G_GUINT64_FORMAT ")", ev.index, (guint64) ev.sequence);
+      GST_DEBUG_OBJECT (self_,
+          "event for unknown buffer %u (frame %" G_GUINT64_FORMAT ")", ev.index,
+          (guint64) ev.sequence);
       continue;
     }
     /* Every period the device did not capture is a gap in the sequence. */
@@ -182,8 +181,10 @@ ZcamSrcState::drain_events (std::vector<Warning> &warnings)
       guint64 lost = ev.sequence - last_completed_seq - 1;
       ObjectLock guard (self_);
       stats.dropped += lost;
-      GST_DEBUG_OBJECT (self_, "device lost %" G_GUINT64_FORMAT " frames "
-          "before %" G_GUINT64_FORMAT, lost, (guint64) ev.sequence);
+      GST_DEBUG_OBJECT (self_,
+          "device lost %" G_GUINT64_FORMAT " frames "
+          "before %" G_GUINT64_FORMAT,
+          lost, (guint64) ev.sequence);
     }
     if (!have_last_seq || ev.sequence > last_completed_seq)
       last_completed_seq = ev.sequence;
@@ -200,7 +201,7 @@ ZcamSrcState::drain_events (std::vector<Warning> &warnings)
         ObjectLock guard (self_);
         stats.fence_errors++;
       }
-      warnings.push_back ({pushed_seq, ev.error});
+      warnings.push_back ({ pushed_seq, ev.error });
       it->acquire_fence.reset ();
       /* Late mode: the frame is dropped, the buffer goes back in. */
       continue;

@@ -30,15 +30,15 @@ struct Slot
 {
   /* Our reference while the buffer is here (not downstream). */
   GstBuffer *buffer = nullptr;
-  int dmabuf_fd = -1;            /* owned by the buffer's memory */
-  bool in_kernel = false;        /* queued, completion event not read yet */
-  bool downstream = false;       /* handed out, not returned yet */
-  bool ready = false;            /* late mode: complete, waiting for push */
-  UniqueFd release_fence;        /* merged release fences of the last lap */
-  UniqueFd acquire_fence;        /* out-fence of the current capture */
-  guint32 index = 0;             /* the device's buffer index (QBUF) */
-  guint64 sequence = 0;          /* QBUF's, then the completion event's */
-  guint64 timestamp_ns = 0;      /* completion time (late mode) */
+  int dmabuf_fd = -1;       /* owned by the buffer's memory */
+  bool in_kernel = false;   /* queued, completion event not read yet */
+  bool downstream = false;  /* handed out, not returned yet */
+  bool ready = false;       /* late mode: complete, waiting for push */
+  UniqueFd release_fence;   /* merged release fences of the last lap */
+  UniqueFd acquire_fence;   /* out-fence of the current capture */
+  guint32 index = 0;        /* the device's buffer index (QBUF) */
+  guint64 sequence = 0;     /* QBUF's, then the completion event's */
+  guint64 timestamp_ns = 0; /* completion time (late mode) */
 };
 
 struct Props
@@ -51,13 +51,18 @@ struct Props
 struct Stats
 {
   guint64 frames = 0;
-  guint64 dropped = 0;           /* sequence gaps: frames the device lost */
+  guint64 dropped = 0; /* sequence gaps: frames the device lost */
   guint64 fence_errors = 0;
-  guint64 latency = 0;           /* minimum latency answered (ns) */
+  guint64 latency = 0; /* minimum latency answered (ns) */
 };
 
 /* What the streaming loop does next. */
-enum class Step { PUSH, WAIT, FLUSHING, ERROR };
+enum class Step {
+  PUSH,
+  WAIT,
+  FLUSHING,
+  ERROR
+};
 
 /* A frame whose fence signalled an error, to be posted as a warning. */
 struct Warning
@@ -90,9 +95,9 @@ public:
   zc::ZcamDevice dev;
   GstAllocator *allocator = nullptr;
   GstBufferPool *pool = nullptr;
-  GstVideoInfo info;             /* with the kernel's strides and offsets */
-  GstVideoInfo plain_info;       /* default layout, for copies */
-  struct zcam_format format = {};  /* as the kernel set it */
+  GstVideoInfo info;              /* with the kernel's strides and offsets */
+  GstVideoInfo plain_info;        /* default layout, for copies */
+  struct zcam_format format = {}; /* as the kernel set it */
   bool negotiated = false;
   bool dmabuf_caps = false;
   bool copy = false;
@@ -100,20 +105,20 @@ public:
   guint fps_n = 0, fps_d = 1;
   GstClockTime period = GST_CLOCK_TIME_NONE;
   bool streaming = false;
-  guint64 t0_ns = 0;             /* monotonic time of STREAMON */
+  guint64 t0_ns = 0; /* monotonic time of STREAMON */
   bool have_last_seq = false;
-  guint64 last_completed_seq = 0;  /* highest sequence of an event */
+  guint64 last_completed_seq = 0; /* highest sequence of an event */
   guint64 last_pushed_seq = 0;
   bool pushed_any = false;
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;
-  WarningLimiter warnings;       /* failed frames: what reaches the bus */
-  Warning last_failure = {};     /* the latest, for a summary's details */
-  Wakeup wake;                   /* a buffer came back, or unlock */
+  WarningLimiter warnings;   /* failed frames: what reaches the bus */
+  Warning last_failure = {}; /* the latest, for a summary's details */
+  Wakeup wake;               /* a buffer came back, or unlock */
 
   /* Protects the fields below. */
   std::mutex lock;
   std::vector<Slot> slots;
-  std::deque<size_t> ready;      /* late mode: completed, in order */
+  std::deque<size_t> ready; /* late mode: completed, in order */
   bool flushing = false;
 
   /* Creates @count buffers of the negotiated format and the pool that
@@ -133,7 +138,7 @@ private:
   int drain_events (std::vector<Warning> &warnings);
   static void buffer_returned (gpointer user_data, GstBuffer *buffer);
 
-  GstZcamSrc *const self_;       /* the element, for messages and stats */
+  GstZcamSrc *const self_; /* the element, for messages and stats */
 };
 
 } // namespace zc

@@ -101,12 +101,14 @@ GST_START_TEST (test_memfd_video)
 
   GstZcLayout layout;
   fail_unless (gst_zc_allocator_negotiate_layout (za, GST_VIDEO_FORMAT_NV12,
-          641, 481, 64, 16, &layout));
+      641, 481, 64, 16, &layout));
   GstZcLayout expect;
   fail_unless (gst_zc_format_compute_layout (GST_VIDEO_FORMAT_NV12, 641, 481,
-          64, 16, &expect));
-  fail_unless (memcmp (layout.stride, expect.stride, sizeof (expect.stride)) == 0);
-  fail_unless (memcmp (layout.offset, expect.offset, sizeof (expect.offset)) == 0);
+      64, 16, &expect));
+  fail_unless (
+      memcmp (layout.stride, expect.stride, sizeof (expect.stride)) == 0);
+  fail_unless (
+      memcmp (layout.offset, expect.offset, sizeof (expect.offset)) == 0);
   fail_unless_equals_uint64 (layout.size, expect.size);
 
   GstVideoInfo in, out;
@@ -133,7 +135,8 @@ GST_START_TEST (test_map_timeout_property)
   fail_unless_equals_uint64 (gst_zc_allocator_get_map_timeout (za),
       GST_ZC_ALLOCATOR_MAP_TIMEOUT_DEFAULT);
   g_object_set (a, "map-timeout", (guint64) (20 * GST_MSECOND), NULL);
-  fail_unless_equals_uint64 (gst_zc_allocator_get_map_timeout (za), 20 * GST_MSECOND);
+  fail_unless_equals_uint64 (gst_zc_allocator_get_map_timeout (za),
+      20 * GST_MSECOND);
   gst_zc_allocator_set_map_timeout (za, GST_SECOND);
   guint64 v = 0;
   g_object_get (a, "map-timeout", &v, NULL);
@@ -157,7 +160,7 @@ GST_START_TEST (test_no_fd_leak)
     GstVideoInfo in;
     gst_video_info_set_format (&in, GST_VIDEO_FORMAT_v210, 64, 64);
     fail_unless (gst_zc_allocator_alloc_video (GST_ZC_ALLOCATOR (a), &in, 3, 1,
-            NULL) == NULL);
+                     NULL) == NULL);
     gst_object_unref (a);
     fail_unless (gst_zc_allocator_new ("dumb", "/nonexistent") == NULL);
   }

@@ -6,7 +6,6 @@
  */
 #include "zc-check.h"
 
-
 static GstBufferPool *
 make_pool (const char *caps_str, guint min, guint max, bool video_meta = true,
     GstStructure **config_out = nullptr)
@@ -19,7 +18,8 @@ make_pool (const char *caps_str, guint min, guint max, bool video_meta = true,
   GstStructure *config = gst_buffer_pool_get_config (pool);
   gst_buffer_pool_config_set_params (config, caps, 0, min, max);
   if (video_meta)
-    gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
   gst_caps_unref (caps);
   if (config_out) {
     *config_out = config;
@@ -74,7 +74,8 @@ GST_START_TEST (test_replaced_memory_discarded)
   GstBufferPool *pool = make_pool (nv12, 1, 1);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   GstMemory *orig = gst_buffer_peek_memory (b, 0);
   gsize size = gst_buffer_get_size (b);
   gst_buffer_replace_all_memory (b, gst_allocator_alloc (NULL, size, NULL));
@@ -94,9 +95,11 @@ GST_END_TEST;
 GST_START_TEST (test_video_meta_and_alignment)
 {
   GstStructure *config;
-  GstBufferPool *pool = make_pool ("video/x-raw,format=NV12,width=100,height=50",
-      1, 2, true, &config);
-  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+  GstBufferPool *pool =
+      make_pool ("video/x-raw,format=NV12,width=100,height=50", 1, 2, true,
+          &config);
+  gst_buffer_pool_config_add_option (config,
+      GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
   GstVideoAlignment align;
   gst_video_alignment_reset (&align);
   align.padding_left = 4;
@@ -112,7 +115,8 @@ GST_START_TEST (test_video_meta_and_alignment)
   /* The pool sets the size from the layout. */
   config = gst_buffer_pool_get_config (pool);
   guint size;
-  fail_unless (gst_buffer_pool_config_get_params (config, NULL, &size, NULL, NULL));
+  fail_unless (
+      gst_buffer_pool_config_get_params (config, NULL, &size, NULL, NULL));
   gst_structure_free (config);
 
   GstZcLayout l;
@@ -128,7 +132,8 @@ GST_START_TEST (test_video_meta_and_alignment)
 
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   GstVideoMeta *vm = gst_buffer_get_video_meta (b);
   fail_unless (vm != NULL);
   fail_unless_equals_int (vm->width, 100);
@@ -149,7 +154,8 @@ GST_START_TEST (test_video_meta_and_alignment)
   ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 1))[24 * 128 + 99] = 1;
   gst_video_frame_unmap (&frame);
   gst_buffer_unref (b);
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   fail_unless (gst_buffer_get_video_meta (b) != NULL);
   gst_buffer_unref (b);
 
@@ -164,7 +170,8 @@ GST_START_TEST (test_no_video_meta)
       1, 1, false);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   fail_unless (gst_buffer_get_video_meta (b) == NULL);
   fail_unless_equals_int (gst_buffer_get_size (b), 64 * 4 * 8);
   gst_buffer_unref (b);
@@ -185,14 +192,16 @@ GST_START_TEST (test_min_preallocates_max_limits)
 
   GstBuffer *bufs[4];
   for (auto &b : bufs)
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &dontwait),
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b,
+                                &dontwait),
         GST_FLOW_OK);
   fail_unless_equals_int (zc_test_count_fds (), before + 4);
 
   /* Exhausted: DONTWAIT says so at once with EOS, as GstBufferPool does. */
   GstBuffer *extra = NULL;
   gint64 t0 = g_get_monotonic_time ();
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &extra, &dontwait),
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &extra,
+                              &dontwait),
       GST_FLOW_EOS);
   fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC / 10);
   fail_unless (extra == NULL);
@@ -211,7 +220,8 @@ GST_START_TEST (test_blocking_acquire_woken_by_release)
   GstBufferPool *pool = make_pool (nv12, 1, 1);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *held;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held, NULL),
+      GST_FLOW_OK);
   GstMemory *mem = gst_buffer_peek_memory (held, 0);
 
   std::thread releaser ([held] {
@@ -220,7 +230,8 @@ GST_START_TEST (test_blocking_acquire_woken_by_release)
   });
   GstBuffer *b = NULL;
   gint64 t0 = g_get_monotonic_time ();
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   fail_unless (g_get_monotonic_time () - t0 >= 90000);
   fail_unless (gst_buffer_peek_memory (b, 0) == mem);
   releaser.join ();
@@ -235,7 +246,8 @@ GST_START_TEST (test_flushing)
   GstBufferPool *pool = make_pool (nv12, 1, 1);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *held;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held, NULL),
+      GST_FLOW_OK);
 
   /* A blocked acquire returns FLUSHING when the pool starts flushing. */
   GstFlowReturn ret = GST_FLOW_OK;
@@ -258,7 +270,8 @@ GST_START_TEST (test_flushing)
   gst_buffer_unref (b);
 
   /* Deactivating also wakes waiters. */
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held, NULL),
+      GST_FLOW_OK);
   std::thread waiter2 ([&] {
     GstBuffer *b2 = NULL;
     ret = gst_buffer_pool_acquire_buffer (pool, &b2, NULL);
@@ -298,7 +311,8 @@ GST_START_TEST (test_release_fence_delays_reuse)
   GstBufferPool *pool = make_pool (nv12, 1, 1);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   GstMemory *mem = gst_buffer_peek_memory (b, 0);
 
   ZcTestPipeFence fence;
@@ -309,7 +323,9 @@ GST_START_TEST (test_release_fence_delays_reuse)
   gint64 t0 = g_get_monotonic_time ();
   gst_buffer_unref (b);
   fail_unless (g_get_monotonic_time () - t0 < 50000);
-  fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (GST_ZC_BUFFER_POOL (pool)), 1);
+  fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (
+                              GST_ZC_BUFFER_POOL (pool)),
+      1);
 
   /* Not handed out while the fence is pending. */
   b = NULL;
@@ -325,7 +341,8 @@ GST_START_TEST (test_release_fence_delays_reuse)
     fence.signal ();
   });
   t0 = g_get_monotonic_time ();
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   fail_unless (g_get_monotonic_time () - t0 >= 90000);
   signaller.join ();
   fail_unless (gst_buffer_peek_memory (b, 0) == mem);
@@ -344,7 +361,8 @@ GST_START_TEST (test_acquire_with_fences)
   GstBufferPool *pool = make_pool (nv12, 1, 1);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   GstMemory *mem = gst_buffer_peek_memory (b, 0);
   ZcTestPipeFence f1, f2;
   add_release_fence (b, f1.take ());
@@ -356,12 +374,15 @@ GST_START_TEST (test_acquire_with_fences)
   GstBufferPoolAcquireParams p = dontwait;
   p.flags = (GstBufferPoolAcquireFlags) (p.flags |
       GST_ZC_BUFFER_POOL_ACQUIRE_FLAG_WITH_FENCES);
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &p), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &p),
+      GST_FLOW_OK);
   fail_unless (gst_buffer_peek_memory (b, 0) == mem);
   GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (b);
   fail_unless (meta != NULL);
   fail_unless_equals_int (gst_zc_fence_meta_get_n_release_fences (meta), 2);
-  fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (GST_ZC_BUFFER_POOL (pool)), 0);
+  fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (
+                              GST_ZC_BUFFER_POOL (pool)),
+      0);
 
   /* Signalled fences that come back are not waited for. */
   f1.signal ();
@@ -386,12 +407,15 @@ GST_START_TEST (test_release_timeout_frees)
   gst_buffer_pool_set_active (pool, TRUE);
 
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   ZcTestPipeFence never;
   int fd = never.take ();
   add_release_fence (b, fd);
   gst_buffer_unref (b);
-  fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (GST_ZC_BUFFER_POOL (pool)), 1);
+  fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (
+                              GST_ZC_BUFFER_POOL (pool)),
+      1);
 
   /* Given up after the timeout: the buffer is freed, a new one made. */
   fail_unless (wait_unfenced (pool, 2 * G_USEC_PER_SEC));
@@ -414,10 +438,13 @@ GST_START_TEST (test_fenced_buffers_freed_on_stop)
     GstBufferPool *pool = make_pool (nv12, 2, 2);
     gst_buffer_pool_set_active (pool, TRUE);
     GstBuffer *b;
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+        GST_FLOW_OK);
     add_release_fence (b, never.take ());
     gst_buffer_unref (b);
-    fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (GST_ZC_BUFFER_POOL (pool)), 1);
+    fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (
+                                GST_ZC_BUFFER_POOL (pool)),
+        1);
     /* Freeing the pool frees fenced buffers and closes their fences. */
     gst_object_unref (pool);
   }
@@ -450,7 +477,8 @@ GST_START_TEST (test_buffers_outlive_pool)
   GstBufferPool *pool = make_pool (nv12, 1, 1);
   gst_buffer_pool_set_active (pool, TRUE);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
   gst_buffer_pool_set_active (pool, FALSE);
   gst_object_unref (pool);
   GstMapInfo map;

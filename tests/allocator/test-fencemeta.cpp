@@ -56,7 +56,8 @@ GST_START_TEST (test_take)
   fail_unless_equals_int (gst_zc_fence_meta_get_n_release_fences (meta), 0);
   fail_unless (gst_zc_fence_meta_take_release_fences (meta, &n) == NULL);
   fail_unless_equals_int (n, 0);
-  fail_unless_equals_int (gst_zc_fence_meta_take_merged_release_fence (meta), -1);
+  fail_unless_equals_int (gst_zc_fence_meta_take_merged_release_fence (meta),
+      -1);
 
   /* Taken fds are the caller's: still open after the buffer is gone. */
   gst_buffer_unref (buf);
@@ -106,7 +107,8 @@ GST_START_TEST (test_transform_shallow_copy_keeps)
 
     /* Shallow copy shares the memory: the meta follows with its own fds. */
     GstBuffer *copy = gst_buffer_copy (buf);
-    fail_unless (gst_buffer_peek_memory (copy, 0) == gst_buffer_peek_memory (buf, 0));
+    fail_unless (
+        gst_buffer_peek_memory (copy, 0) == gst_buffer_peek_memory (buf, 0));
     GstZcFenceMeta *cm = gst_zc_buffer_get_fence_meta (copy);
     fail_unless (cm != NULL);
     int cfd = gst_zc_fence_meta_get_acquire_fence (cm);
@@ -115,7 +117,8 @@ GST_START_TEST (test_transform_shallow_copy_keeps)
     fail_unless_equals_int (gst_zc_fence_meta_get_n_release_fences (cm), 1);
 
     /* A region copy shares (a sub-memory of) the same memory too. */
-    GstBuffer *region = gst_buffer_copy_region (buf, GST_BUFFER_COPY_ALL, 16, 32);
+    GstBuffer *region = gst_buffer_copy_region (buf, GST_BUFFER_COPY_ALL, 16,
+        32);
     fail_unless (gst_zc_buffer_get_fence_meta (region) != NULL);
 
     /* The copy's fence signals with the original's (it is the same pipe). */
@@ -142,7 +145,8 @@ GST_START_TEST (test_transform_deep_copy_drops)
     gst_zc_fence_meta_add_acquire_fence (gst_zc_buffer_add_fence_meta (buf),
         a.take ());
     GstBuffer *deep = gst_buffer_copy_deep (buf);
-    fail_unless (gst_buffer_peek_memory (deep, 0) != gst_buffer_peek_memory (buf, 0));
+    fail_unless (
+        gst_buffer_peek_memory (deep, 0) != gst_buffer_peek_memory (buf, 0));
     fail_unless (gst_zc_buffer_get_fence_meta (deep) == NULL);
 
     /* Metadata copied onto a buffer with its own memory: dropped too. */
@@ -165,7 +169,8 @@ GST_START_TEST (test_wait_and_status_plain_fd)
   /* Not a sync_file: no status, but waiting works on any pollable fd. */
   fail_if (gst_zc_sync_file_get_status (f.read_fd, &info));
   gint64 t0 = g_get_monotonic_time ();
-  fail_unless_equals_int (gst_zc_sync_file_wait (f.read_fd, 50 * GST_MSECOND), -ETIMEDOUT);
+  fail_unless_equals_int (gst_zc_sync_file_wait (f.read_fd, 50 * GST_MSECOND),
+      -ETIMEDOUT);
   fail_unless (g_get_monotonic_time () - t0 >= 45000);
   f.signal ();
   fail_unless_equals_int (gst_zc_sync_file_wait (f.read_fd, GST_SECOND), 0);
@@ -187,7 +192,8 @@ GST_START_TEST (test_wait_acquire)
   GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta (buf);
   fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, 0), 0);
   gst_zc_fence_meta_add_acquire_fence (meta, a.take ());
-  fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, 10 * GST_MSECOND),
+  fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta,
+                              10 * GST_MSECOND),
       -ETIMEDOUT);
   a.signal ();
   fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
@@ -198,10 +204,10 @@ GST_END_TEST;
 GST_START_TEST (test_dmabuf_helpers_reject_plain_fd)
 {
   ZcTestPipeFence f;
-  fail_unless (gst_zc_dmabuf_export_sync_file (f.read_fd,
-          GST_ZC_FENCE_ACCESS_READ) < 0);
+  fail_unless (
+      gst_zc_dmabuf_export_sync_file (f.read_fd, GST_ZC_FENCE_ACCESS_READ) < 0);
   fail_unless (gst_zc_dmabuf_import_sync_file (f.read_fd,
-          GST_ZC_FENCE_ACCESS_WRITE, f.read_fd) < 0);
+                   GST_ZC_FENCE_ACCESS_WRITE, f.read_fd) < 0);
   close (f.take ());
 }
 GST_END_TEST;

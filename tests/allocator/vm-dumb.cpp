@@ -51,7 +51,7 @@ check_driver (const char *driver)
   /* Frame layouts honour the driver's pitch and our alignment. */
   GstZcLayout l;
   fail_unless (gst_zc_allocator_negotiate_layout (za, GST_VIDEO_FORMAT_NV12,
-          641, 481, 64, 16, &l));
+      641, 481, 64, 16, &l));
   fail_unless (l.stride[0] >= 642 && l.stride[0] % 64 == 0);
   fail_unless_equals_int (l.stride[1], l.stride[0]);
   mem = gst_zc_allocator_alloc_layout (za, &l);
@@ -62,7 +62,8 @@ check_driver (const char *driver)
   /* A pool of BGRx frames recycles the same dma-bufs. */
   GstBufferPool *pool = gst_zc_buffer_pool_new (a);
   GstStructure *config = gst_buffer_pool_get_config (pool);
-  GstCaps *caps = gst_caps_from_string ("video/x-raw,format=BGRx,width=640,height=480");
+  GstCaps *caps = gst_caps_from_string (
+      "video/x-raw,format=BGRx,width=640,height=480");
   gst_buffer_pool_config_set_params (config, caps, 0, 2, 3);
   gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
   gst_caps_unref (caps);

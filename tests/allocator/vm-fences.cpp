@@ -21,7 +21,8 @@ GST_START_TEST (test_wait_status_timestamp)
     fail_unless_equals_uint64 (info.timestamp_ns, 0);
 
     gint64 t0 = g_get_monotonic_time ();
-    fail_unless_equals_int (gst_zc_sync_file_wait (sf, 50 * GST_MSECOND), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (sf, 50 * GST_MSECOND),
+        -ETIMEDOUT);
     fail_unless (g_get_monotonic_time () - t0 >= 45000);
 
     guint64 before = zc_test_monotonic_ns ();
@@ -55,7 +56,8 @@ GST_START_TEST (test_merge)
 
     f1.signal ();
     fail_unless_equals_int (gst_zc_sync_file_wait (s1, GST_SECOND), 0);
-    fail_unless_equals_int (gst_zc_sync_file_wait (m, 20 * GST_MSECOND), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (m, 20 * GST_MSECOND),
+        -ETIMEDOUT);
     f2.signal ();
     fail_unless_equals_int (gst_zc_sync_file_wait (m, GST_SECOND), 0);
     fail_unless (gst_zc_sync_file_get_status (m, &info));
@@ -81,13 +83,17 @@ GST_START_TEST (test_meta_merges_real_fences)
     fail_unless (gst_zc_fence_meta_add_acquire_fence (meta, f1.sync_file ()));
     fail_unless (gst_zc_fence_meta_add_acquire_fence (meta, f2.sync_file ()));
     GstZcSyncFileInfo info;
-    fail_unless (gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    fail_unless (
+        gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta),
+            &info));
     fail_unless_equals_int (info.num_fences, 2);
     f1.signal ();
-    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, 20 * GST_MSECOND),
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta,
+                                20 * GST_MSECOND),
         -ETIMEDOUT);
     f2.signal ();
-    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND),
+        0);
 
     /* Release fences merged into the one in-fence a producer passes on. */
     gst_zc_fence_meta_add_release_fence (meta, r1.sync_file ());
@@ -105,7 +111,7 @@ GST_START_TEST (test_meta_merges_real_fences)
     gst_buffer_unref (buf);
   }
   gst_object_unref (a);
-  fail_unless_equals_int (zc_test_count_fds (), before + 1);  /* vgem */
+  fail_unless_equals_int (zc_test_count_fds (), before + 1); /* vgem */
 }
 GST_END_TEST;
 
@@ -122,17 +128,19 @@ GST_START_TEST (test_export_import_round_trip)
     GstMemory *b = gst_allocator_alloc (a, 4096, NULL);
     int bfd = gst_dmabuf_memory_get_fd (b);
     struct pollfd pfd = { bfd, POLLIN, 0 };
-    fail_unless_equals_int (poll (&pfd, 1, 0), 1);   /* idle: readable */
+    fail_unless_equals_int (poll (&pfd, 1, 0), 1); /* idle: readable */
     fail_unless_equals_int (gst_zc_dmabuf_import_sync_file (bfd,
-            GST_ZC_FENCE_ACCESS_WRITE, sf), 0);
-    fail_unless_equals_int (poll (&pfd, 1, 0), 0);   /* now busy */
+                                GST_ZC_FENCE_ACCESS_WRITE, sf),
+        0);
+    fail_unless_equals_int (poll (&pfd, 1, 0), 0); /* now busy */
 
     int back = gst_zc_dmabuf_export_sync_file (bfd, GST_ZC_FENCE_ACCESS_READ);
     fail_unless (back >= 0);
     GstZcSyncFileInfo info;
     fail_unless (gst_zc_sync_file_get_status (back, &info));
     fail_unless_equals_int (info.status, 0);
-    fail_unless_equals_int (gst_zc_sync_file_wait (back, 20 * GST_MSECOND), -ETIMEDOUT);
+    fail_unless_equals_int (gst_zc_sync_file_wait (back, 20 * GST_MSECOND),
+        -ETIMEDOUT);
 
     f.signal ();
     fail_unless_equals_int (gst_zc_sync_file_wait (back, GST_SECOND), 0);
@@ -143,8 +151,10 @@ GST_START_TEST (test_export_import_round_trip)
     /* A read fence is exported for writers (WRITE access) only. */
     guint32 h = vgem.import (bfd);
     guint32 rf = vgem.attach (h, false);
-    int for_read = gst_zc_dmabuf_export_sync_file (bfd, GST_ZC_FENCE_ACCESS_READ);
-    int for_write = gst_zc_dmabuf_export_sync_file (bfd, GST_ZC_FENCE_ACCESS_WRITE);
+    int for_read = gst_zc_dmabuf_export_sync_file (bfd,
+        GST_ZC_FENCE_ACCESS_READ);
+    int for_write = gst_zc_dmabuf_export_sync_file (bfd,
+        GST_ZC_FENCE_ACCESS_WRITE);
     fail_unless_equals_int (gst_zc_sync_file_wait (for_read, 0), 0);
     fail_unless_equals_int (gst_zc_sync_file_wait (for_write, 0), -ETIMEDOUT);
     vgem.signal (rf);
@@ -176,13 +186,15 @@ check_map_waits (GstMemory *mem, ZcVgem &vgem, guint32 fence)
   gst_memory_unmap (mem, &map);
   producer.join ();
   GST_INFO ("map waited %" G_GINT64_FORMAT " us", waited);
-  fail_unless (waited >= 250000, "map returned after %" G_GINT64_FORMAT " us", waited);
+  fail_unless (waited >= 250000, "map returned after %" G_GINT64_FORMAT " us",
+      waited);
 }
 
 /* With a 100 ms map timeout and @fence pending, a read map fails in bounded
  * time instead of hanging, and works once @fence signalled. */
 static void
-check_map_times_out (GstAllocator *a, GstMemory *mem, ZcVgem &vgem, guint32 fence)
+check_map_times_out (GstAllocator *a, GstMemory *mem, ZcVgem &vgem,
+    guint32 fence)
 {
   gst_zc_allocator_set_map_timeout (GST_ZC_ALLOCATOR (a), 100 * GST_MSECOND);
   GstMapInfo map;
@@ -288,7 +300,8 @@ GST_START_TEST (test_pool_release_fence)
   GstAllocator *a = zc_test_vgem_allocator ();
   GstBufferPool *pool = gst_zc_buffer_pool_new (a);
   GstStructure *config = gst_buffer_pool_get_config (pool);
-  GstCaps *caps = gst_caps_from_string ("video/x-raw,format=NV12,width=320,height=240");
+  GstCaps *caps = gst_caps_from_string (
+      "video/x-raw,format=NV12,width=320,height=240");
   gst_buffer_pool_config_set_params (config, caps, 0, 1, 1);
   gst_caps_unref (caps);
   fail_unless (gst_buffer_pool_set_config (pool, config));
@@ -297,9 +310,10 @@ GST_START_TEST (test_pool_release_fence)
   GstBufferPoolAcquireParams dontwait = { GST_FORMAT_UNDEFINED, 0, 0,
     GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT, { NULL } };
   {
-    ZcVgemFence display (vgem, a);   /* e.g. a KMS out-fence */
+    ZcVgemFence display (vgem, a); /* e.g. a KMS out-fence */
     GstBuffer *b;
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+        GST_FLOW_OK);
     GstMemory *mem = gst_buffer_peek_memory (b, 0);
     fail_unless_equals_int (zc_test_count_named_dmabufs ("gstzc-dumb"), 2);
     gst_zc_fence_meta_add_release_fence (gst_zc_buffer_add_fence_meta (b),
@@ -307,18 +321,23 @@ GST_START_TEST (test_pool_release_fence)
     gst_buffer_unref (b);
 
     /* Not reused while the consumer still reads it. */
-    fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (GST_ZC_BUFFER_POOL (pool)), 1);
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &dontwait),
+    fail_unless_equals_int (gst_zc_buffer_pool_get_n_fenced (
+                                GST_ZC_BUFFER_POOL (pool)),
+        1);
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b,
+                                &dontwait),
         GST_FLOW_EOS);
     g_usleep (100000);
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &dontwait),
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b,
+                                &dontwait),
         GST_FLOW_EOS);
 
     /* A producer that can wait in hardware may take it with the fence. */
     GstBufferPoolAcquireParams with = dontwait;
     with.flags = (GstBufferPoolAcquireFlags) (with.flags |
         GST_ZC_BUFFER_POOL_ACQUIRE_FLAG_WITH_FENCES);
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &with), GST_FLOW_OK);
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &with),
+        GST_FLOW_OK);
     fail_unless (gst_buffer_peek_memory (b, 0) == mem);
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (b);
     int in = gst_zc_fence_meta_take_merged_release_fence (meta);
@@ -329,11 +348,13 @@ GST_START_TEST (test_pool_release_fence)
     /* Returned again with a pending fence; it signals later. */
     gst_zc_fence_meta_add_release_fence (meta, display.sync_file ());
     gst_buffer_unref (b);
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &dontwait),
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b,
+                                &dontwait),
         GST_FLOW_EOS);
     display.signal ();
     fail_unless (wait_unfenced (pool, G_USEC_PER_SEC));
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, &dontwait),
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b,
+                                &dontwait),
         GST_FLOW_OK);
     fail_unless (gst_buffer_peek_memory (b, 0) == mem);
     gst_buffer_unref (b);
@@ -342,7 +363,7 @@ GST_START_TEST (test_pool_release_fence)
   gst_object_unref (pool);
   gst_object_unref (a);
   fail_unless_equals_int (zc_test_count_named_dmabufs (), 0);
-  fail_unless_equals_int (zc_test_count_fds (), before + 1);  /* vgem */
+  fail_unless_equals_int (zc_test_count_fds (), before + 1); /* vgem */
 }
 GST_END_TEST;
 

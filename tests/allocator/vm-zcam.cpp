@@ -16,7 +16,8 @@ qbuf (int dev, GstBuffer *buf, guint64 *seq)
   struct zcam_queue q = {};
   q.buf_fd = gst_dmabuf_memory_get_fd (gst_buffer_peek_memory (buf, 0));
   q.flags = ZCAM_QUEUE_OUT_FENCE | ZCAM_QUEUE_FENCE_CLOEXEC;
-  fail_unless (ioctl (dev, ZCAM_IOC_QBUF, &q) == 0, "QBUF: %s", g_strerror (errno));
+  fail_unless (ioctl (dev, ZCAM_IOC_QBUF, &q) == 0, "QBUF: %s",
+      g_strerror (errno));
   if (seq)
     *seq = q.sequence;
   return q.out_fence_fd;
@@ -58,7 +59,7 @@ GST_START_TEST (test_zcam_backend)
   /* The device lays out frames; strides at least what was asked for. */
   GstZcLayout l;
   fail_unless (gst_zc_allocator_negotiate_layout (za, GST_VIDEO_FORMAT_NV12,
-          640, 480, 256, 16, &l));
+      640, 480, 256, 16, &l));
   fail_unless_equals_int (l.n_planes, 2);
   fail_unless (l.stride[0] >= 640 && l.stride[0] % 256 == 0);
   fail_unless (l.offset[1] >= gsize (l.stride[0]) * 480);
@@ -76,13 +77,14 @@ GST_START_TEST (test_zcam_backend)
   gst_memory_unref (mem);
 
   /* Formats the device does not capture are refused. */
-  fail_if (gst_zc_allocator_negotiate_layout (za, GST_VIDEO_FORMAT_I420,
-          640, 480, 1, 1, &l));
+  fail_if (gst_zc_allocator_negotiate_layout (za, GST_VIDEO_FORMAT_I420, 640,
+      480, 1, 1, &l));
   gst_object_unref (a);
 
   /* zcam comes first in "auto". */
   a = gst_zc_allocator_new ("auto", NULL);
-  fail_unless_equals_string (gst_zc_allocator_get_backend (GST_ZC_ALLOCATOR (a)),
+  fail_unless_equals_string (gst_zc_allocator_get_backend (
+                                 GST_ZC_ALLOCATOR (a)),
       "zcam");
   gst_object_unref (a);
   fail_unless_equals_int (zc_test_count_named_dmabufs (), 0);
@@ -100,7 +102,8 @@ GST_START_TEST (test_zcam_capture_map_waits)
   GstBuffer *bufs[4];
   guint64 seqs[4];
   for (int i = 0; i < 4; i++) {
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &bufs[i], NULL),
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &bufs[i],
+                                NULL),
         GST_FLOW_OK);
     int fence = qbuf (dev, bufs[i], &seqs[i]);
     gst_zc_fence_meta_add_acquire_fence (gst_zc_buffer_add_fence_meta (bufs[i]),
@@ -117,7 +120,9 @@ GST_START_TEST (test_zcam_capture_map_waits)
     fail_unless (gst_video_frame_map (&frame, &info, bufs[i], GST_MAP_READ));
     GstZcSyncFileInfo st;
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (bufs[i]);
-    fail_unless (gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta), &st));
+    fail_unless (
+        gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta),
+            &st));
     fail_unless_equals_int (st.status, 1);
     fail_unless (st.timestamp_ns > 0);
     const guint8 *px = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
@@ -149,7 +154,8 @@ GST_START_TEST (test_zcam_fence_error_and_map_timeout)
       "video/x-raw,format=NV12,width=320,height=240", 1);
   int dev = gst_zc_allocator_get_device_fd (za);
   GstBuffer *b;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
+      GST_FLOW_OK);
 
   /* Queued, not streaming: the frame's fence is pending. A CPU map gives
    * up after the map timeout instead of hanging. */
@@ -159,7 +165,8 @@ GST_START_TEST (test_zcam_fence_error_and_map_timeout)
   gint64 t0 = g_get_monotonic_time ();
   fail_if (gst_buffer_map (b, &map, GST_MAP_READ));
   fail_unless (g_get_monotonic_time () - t0 >= 90000);
-  fail_unless_equals_int (gst_zc_sync_file_wait (fence, 10 * GST_MSECOND), -ETIMEDOUT);
+  fail_unless_equals_int (gst_zc_sync_file_wait (fence, 10 * GST_MSECOND),
+      -ETIMEDOUT);
 
   /* STREAMOFF cancels it: signalled, with -ECANCELED. */
   fail_unless (ioctl (dev, ZCAM_IOC_STREAMOFF) == 0);

@@ -36,7 +36,7 @@ zc_test_count_fds (void)
     if (e->d_name[0] != '.')
       n++;
   closedir (d);
-  return n - 1;  /* the DIR's own fd */
+  return n - 1; /* the DIR's own fd */
 }
 
 /* Whether @fd is an open descriptor. */
@@ -48,7 +48,8 @@ zc_test_fd_open (int fd)
 
 /* A pipe whose read end stands in for a fence: it "signals" (polls
  * readable) once a byte is written to the write end. */
-struct ZcTestPipeFence {
+struct ZcTestPipeFence
+{
   int read_fd = -1;
   int write_fd = -1;
 
@@ -66,10 +67,7 @@ struct ZcTestPipeFence {
   }
   /* Hands the read end over (e.g. to a fence meta). */
   int take () { return std::exchange (read_fd, -1); }
-  void signal ()
-  {
-    fail_unless (write (write_fd, "x", 1) == 1);
-  }
+  void signal () { fail_unless (write (write_fd, "x", 1) == 1); }
 };
 
 /* Lines of /sys/kernel/debug/dma_buf/bufinfo naming a dma-buf of ours. */
@@ -93,7 +91,8 @@ zc_test_count_named_dmabufs (const char *prefix = "gstzc-")
 static inline std::string
 zc_test_find_card (const char *driver)
 {
-  struct {
+  struct
+  {
     int major, minor, patch;
     size_t name_len;
     char *name;

@@ -22,7 +22,8 @@ zc_test_require_vm (void)
   }
 }
 
-struct ZcVgem {
+struct ZcVgem
+{
   int fd = -1;
   std::string path;
 
@@ -74,7 +75,8 @@ struct ZcVgem {
 
 /* A dma-buf from the dumb backend on vgem with one pending vgem fence,
  * exported as a sync_file: a real, unsignalled fence. */
-struct ZcVgemFence {
+struct ZcVgemFence
+{
   ZcVgem &vgem;
   GstMemory *mem = nullptr;
   guint32 handle = 0;

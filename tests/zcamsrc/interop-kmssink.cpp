@@ -62,8 +62,8 @@ main (int argc, char **argv)
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GstMessageType (GST_MESSAGE_ERROR | GST_MESSAGE_EOS |
-          GST_MESSAGE_WARNING));
+      GstMessageType (
+          GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING));
   if (!msg) {
     g_printerr ("FAIL: no EOS within 120 s\n");
     rc = 1;
@@ -73,9 +73,8 @@ main (int argc, char **argv)
       gst_message_parse_error (msg, &err, &dbg);
     else
       gst_message_parse_warning (msg, &err, &dbg);
-    g_printerr ("FAIL: %s from %s: %s (%s)\n",
-        GST_MESSAGE_TYPE_NAME (msg), GST_OBJECT_NAME (msg->src), err->message,
-        dbg ? dbg : "");
+    g_printerr ("FAIL: %s from %s: %s (%s)\n", GST_MESSAGE_TYPE_NAME (msg),
+        GST_OBJECT_NAME (msg->src), err->message, dbg ? dbg : "");
     g_clear_error (&err);
     g_free (dbg);
     rc = 1;
@@ -97,8 +96,8 @@ main (int argc, char **argv)
 
   long long vmaps_after = zcam_stat ("vmaps");
   g_print ("kmssink rendered %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
-      " of %u frames; zcam vmaps %lld -> %lld\n", rendered, dropped, frames,
-      vmaps_before, vmaps_after);
+           " of %u frames; zcam vmaps %lld -> %lld\n",
+      rendered, dropped, frames, vmaps_before, vmaps_after);
   if (rendered != frames) {
     g_printerr ("FAIL: kmssink rendered %" G_GUINT64_FORMAT " of %u frames\n",
         rendered, frames);
@@ -106,7 +105,7 @@ main (int argc, char **argv)
   }
   if (vmaps_before < 0 || vmaps_after <= vmaps_before) {
     g_printerr ("FAIL: vkms never mapped a zcam buffer: kmssink did not "
-        "import the dma-bufs\n");
+                "import the dma-bufs\n");
     rc = 1;
   }
   return rc;

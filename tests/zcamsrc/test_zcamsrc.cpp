@@ -83,7 +83,7 @@ check_bgrx_pixels (const guint8 *base, guint w, guint h, guint stride,
       bottom |= 1u << i;
   }
   guint32 mask = cells == 32 ? 0xffffffffu : ((1u << cells) - 1);
-  fail_unless_equals_int (top, bottom);  // torn frame otherwise
+  fail_unless_equals_int (top, bottom); // torn frame otherwise
   fail_unless_equals_int (top, guint32 (seq) & mask);
   // A pixel below the top band: B = s, G = y + 2s, R = x + 4s.
   const guint x = w * 3 / 4, y = MIN (h / 2, 100u);
@@ -135,12 +135,13 @@ GST_START_TEST (test_caps_from_device)
   GstCaps *caps = gst_pad_query_caps (pad, NULL);
   GST_INFO ("device caps %" GST_PTR_FORMAT, caps);
   fail_unless (gst_caps_get_size (caps) >= 2);
-  GstCaps *want = gst_caps_from_string ("video/x-raw(memory:DMABuf),"
+  GstCaps *want = gst_caps_from_string (
+      "video/x-raw(memory:DMABuf),"
       "format=BGRx,width=320,height=240,framerate=30/1");
   fail_unless (gst_caps_can_intersect (caps, want));
   gst_caps_unref (want);
   want = gst_caps_from_string ("video/x-raw,format=NV12,width=640,height=480,"
-      "framerate=60/1");
+                               "framerate=60/1");
   fail_unless (gst_caps_can_intersect (caps, want));
   gst_caps_unref (want);
   // Sizes beyond the device's limit are not offered.
@@ -180,11 +181,13 @@ run_frames (const char *mode, guint n)
     fail_unless (buf != NULL);
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
     fail_unless (meta != NULL);
-    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND),
+        0);
     guint64 seq = GST_BUFFER_OFFSET (buf);
     GstZcSyncFileInfo info;
-    fail_unless (gst_zc_sync_file_get_status (
-            gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    fail_unless (
+        gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta),
+            &info));
     fail_unless_equals_int (info.status, 1);
     // The fence's seqno is QBUF's sequence, the first frame period the
     // frame could be captured in. Late mode pushes the sequence the frame
@@ -193,17 +196,19 @@ run_frames (const char *mode, guint n)
     if (early) {
       fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
     } else {
-      fail_unless (fence_seqno (info) >= 0 && guint64 (fence_seqno (info)) <= seq);
+      fail_unless (
+          fence_seqno (info) >= 0 && guint64 (fence_seqno (info)) <= seq);
     }
     // The pixels carry the captured sequence.
     const guint64 captured = early ? captured_sequence (buf, seq) : seq;
     if (i > 0) {
       fail_unless (captured > last_captured);
-      fail_unless (seq > last, "sequence %" G_GUINT64_FORMAT " after %"
-          G_GUINT64_FORMAT, seq, last);
+      fail_unless (seq > last,
+          "sequence %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, seq, last);
       fail_unless (GST_BUFFER_PTS (buf) >= last_pts);
       fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (buf,
-              GST_BUFFER_FLAG_DISCONT), seq != last + 1);
+                                  GST_BUFFER_FLAG_DISCONT),
+          seq != last + 1);
     }
     fail_unless_equals_uint64 (GST_BUFFER_DURATION (buf), GST_SECOND / 120);
     check_bgrx_frame (buf, captured);
@@ -244,11 +249,13 @@ count_unsignalled (const char *mode, guint n)
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
     fail_unless (meta != NULL);
     GstZcSyncFileInfo info;
-    fail_unless (gst_zc_sync_file_get_status (
-            gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    fail_unless (
+        gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta),
+            &info));
     if (info.status == 0)
       unsignalled++;
-    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND),
+        0);
     gst_buffer_unref (buf);
   }
   gst_harness_teardown (h);
@@ -292,7 +299,8 @@ run_faults (const char *mode)
     GstBuffer *buf = gst_harness_pull (h);
     fail_unless (buf != NULL);
     fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (
-            gst_zc_buffer_get_fence_meta (buf), GST_SECOND), 0);
+                                gst_zc_buffer_get_fence_meta (buf), GST_SECOND),
+        0);
     gst_buffer_unref (buf);
   }
   debugfs_write ("fail_fences", 3);
@@ -306,10 +314,12 @@ run_faults (const char *mode)
       discont++;
     GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
     fail_unless (meta != NULL);
-    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND), 0);
+    fail_unless_equals_int (gst_zc_fence_meta_wait_acquire (meta, GST_SECOND),
+        0);
     GstZcSyncFileInfo info;
-    fail_unless (gst_zc_sync_file_get_status (
-            gst_zc_fence_meta_get_acquire_fence (meta), &info));
+    fail_unless (
+        gst_zc_sync_file_get_status (gst_zc_fence_meta_get_acquire_fence (meta),
+            &info));
     const guint64 seq = GST_BUFFER_OFFSET (buf);
     GST_INFO ("%s: frame %" G_GUINT64_FORMAT " fence %s status %d", mode, seq,
         info.name, info.status);
@@ -318,7 +328,8 @@ run_faults (const char *mode)
     if (early) {
       fail_unless_equals_int64 (fence_seqno (info), gint64 (seq));
     } else {
-      fail_unless (fence_seqno (info) >= 0 && guint64 (fence_seqno (info)) <= seq);
+      fail_unless (
+          fence_seqno (info) >= 0 && guint64 (fence_seqno (info)) <= seq);
     }
     fail_unless (info.status == 1 || info.status == -EIO,
         "frame %" G_GUINT64_FORMAT ": status %d", seq, info.status);
@@ -334,7 +345,7 @@ run_faults (const char *mode)
   // Stopping posts the summary of the failures held back.
   gst_element_set_state (h->element, GST_STATE_READY);
   std::set<guint64> warned;
-  std::vector<guint64> counts;  // frames each warning stands for
+  std::vector<guint64> counts; // frames each warning stands for
   GstMessage *msg;
   while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
     const GstStructure *details = NULL;
@@ -344,8 +355,8 @@ run_faults (const char *mode)
     gint err;
     gboolean pushed;
     fail_unless (gst_structure_get (details, "sequence", G_TYPE_UINT64, &seq,
-            "fence-error", G_TYPE_INT, &err, "pushed", G_TYPE_BOOLEAN,
-            &pushed, NULL));
+        "fence-error", G_TYPE_INT, &err, "pushed", G_TYPE_BOOLEAN, &pushed,
+        NULL));
     fail_unless_equals_int (err, -EIO);
     fail_unless_equals_int (pushed, early);
     guint64 failed = 1;
@@ -367,12 +378,13 @@ run_faults (const char *mode)
     // the warnings name the first and the last of them.
     fail_unless_equals_int (errored.size (), 3);
     fail_unless (warned.count (*errored.begin ()) &&
-        warned.count (*errored.rbegin ()), "warnings name other frames");
+            warned.count (*errored.rbegin ()),
+        "warnings name other frames");
   } else {
     fail_unless_equals_int (errored.size (), 0);
     for (guint64 seq : warned)
-      fail_if (pulled.count (seq), "failed frame %" G_GUINT64_FORMAT
-          " was pushed", seq);
+      fail_if (pulled.count (seq),
+          "failed frame %" G_GUINT64_FORMAT " was pushed", seq);
     // And the stream went on past them.
     fail_unless (*pulled.rbegin () > *warned.rbegin ());
   }
@@ -397,8 +409,8 @@ GST_END_TEST;
 static gint perf_copy_messages;
 
 static void
-perf_log (GstDebugCategory *cat, GstDebugLevel, const gchar *,
-    const gchar *, gint, GObject *, GstDebugMessage *msg, gpointer)
+perf_log (GstDebugCategory *cat, GstDebugLevel, const gchar *, const gchar *,
+    gint, GObject *, GstDebugMessage *msg, gpointer)
 {
   if (g_str_equal (gst_debug_category_get_name (cat), "GST_PERFORMANCE") &&
       strstr (gst_debug_message_get (msg), "copying every frame"))
@@ -445,7 +457,8 @@ GST_END_TEST;
 GST_START_TEST (test_bad_device)
 {
   GstElement *pipe = gst_parse_launch ("zcamsrc device=/dev/zcam-nonexistent "
-      "! fakesink", NULL);
+                                       "! fakesink",
+      NULL);
   fail_unless (pipe != NULL);
   fail_unless_equals_int (gst_element_set_state (pipe, GST_STATE_PLAYING),
       GST_STATE_CHANGE_FAILURE);
@@ -454,8 +467,8 @@ GST_START_TEST (test_bad_device)
   fail_unless (msg != NULL);
   GError *err = NULL;
   gst_message_parse_error (msg, &err, NULL);
-  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_NOT_FOUND));
+  fail_unless (
+      g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND));
   fail_unless (strstr (err->message, "zcam.ko") != NULL, "%s", err->message);
   g_error_free (err);
   gst_message_unref (msg);
@@ -469,7 +482,8 @@ GST_START_TEST (test_unsupported_caps)
 {
   // RGB16 is not a zcam format: negotiation fails with not-negotiated.
   GstElement *pipe = gst_parse_launch ("zcamsrc ! video/x-raw,format=RGB16 "
-      "! fakesink", NULL);
+                                       "! fakesink",
+      NULL);
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
@@ -477,8 +491,8 @@ GST_START_TEST (test_unsupported_caps)
   fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
   GError *err = NULL;
   gst_message_parse_error (msg, &err, NULL);
-  fail_unless (err->domain == GST_STREAM_ERROR || err->domain ==
-      GST_CORE_ERROR, "%s", err->message);
+  fail_unless (err->domain == GST_STREAM_ERROR || err->domain == GST_CORE_ERROR,
+      "%s", err->message);
   g_error_free (err);
   gst_message_unref (msg);
   gst_object_unref (bus);
@@ -496,9 +510,11 @@ GST_START_TEST (test_state_cycles_and_leaks)
   long long fences_before = zcam_stat ("live_fences");
   fail_unless (bufs_before >= 0 && fences_before >= 0);
   for (int round = 0; round < 3; round++) {
-    GstElement *pipe = gst_parse_launch ("zcamsrc num-buffers=20 ! "
+    GstElement *pipe = gst_parse_launch (
+        "zcamsrc num-buffers=20 ! "
         "video/x-raw(memory:DMABuf),width=64,height=48,framerate=120/1 ! "
-        "fakesink", NULL);
+        "fakesink",
+        NULL);
     fail_unless (pipe != NULL);
     gst_element_set_state (pipe, GST_STATE_PLAYING);
     GstBus *bus = gst_element_get_bus (pipe);

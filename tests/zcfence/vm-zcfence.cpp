@@ -21,8 +21,9 @@ dmabuf_buffer (int acquire, guint64 offset)
   gst_buffer_append_memory (buf, gst_allocator_alloc (vgem_alloc, 4096, NULL));
   GST_BUFFER_OFFSET (buf) = offset;
   if (acquire >= 0)
-    fail_unless (gst_zc_fence_meta_add_acquire_fence (
-            gst_zc_buffer_add_fence_meta (buf), acquire));
+    fail_unless (
+        gst_zc_fence_meta_add_acquire_fence (gst_zc_buffer_add_fence_meta (buf),
+            acquire));
   return buf;
 }
 
@@ -30,7 +31,8 @@ GstHarness *
 fence_harness (const char *mode, guint64 timeout_ns)
 {
   GstHarness *h = gst_harness_new ("zcfence");
-  gst_harness_set_src_caps_str (h, "video/x-raw,format=BGRx,width=32,height=32");
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=BGRx,width=32,height=32");
   g_object_set (h->element, "timeout", timeout_ns, NULL);
   gst_util_set_object_arg (G_OBJECT (h->element), "mode", mode);
   /* The mode is read on READY -> PAUSED: cycle once. */
@@ -76,25 +78,29 @@ fence_status (int fd)
   return info.status;
 }
 
-}  // namespace
+} // namespace
 
 /* mode=wait: buffers come out only once their fence signalled, in order, and
  * pushing them in did not wait for the fences. */
 GST_START_TEST (test_wait_order)
 {
   ZcVgem vgem;
-  ZcVgemFence f1 (vgem, vgem_alloc), f2 (vgem, vgem_alloc), f3 (vgem, vgem_alloc);
+  ZcVgemFence f1 (vgem, vgem_alloc), f2 (vgem, vgem_alloc),
+      f3 (vgem, vgem_alloc);
   GstHarness *h = fence_harness ("wait", 30 * GST_SECOND);
   /* Three pushes with three pending fences return: max-buffers is 3. */
-  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (f1.sync_file (), 1)),
+  fail_unless_equals_int (gst_harness_push (h,
+                              dmabuf_buffer (f1.sync_file (), 1)),
       GST_FLOW_OK);
-  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (f2.sync_file (), 2)),
+  fail_unless_equals_int (gst_harness_push (h,
+                              dmabuf_buffer (f2.sync_file (), 2)),
       GST_FLOW_OK);
-  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (f3.sync_file (), 3)),
+  fail_unless_equals_int (gst_harness_push (h,
+                              dmabuf_buffer (f3.sync_file (), 3)),
       GST_FLOW_OK);
   fail_unless (pull_within (h, 300) == NULL, "a buffer left before its fence");
 
-  f2.signal ();  /* the second is ready, the first is not: nothing yet */
+  f2.signal (); /* the second is ready, the first is not: nothing yet */
   fail_unless (pull_within (h, 300) == NULL, "order not kept");
 
   f1.signal ();
@@ -103,7 +109,9 @@ GST_START_TEST (test_wait_order)
     fail_unless (b != NULL);
     fail_unless_equals_int (GST_BUFFER_OFFSET (b), want);
     GstZcFenceMeta *m = gst_zc_buffer_get_fence_meta (b);
-    fail_unless_equals_int (fence_status (gst_zc_fence_meta_get_acquire_fence (m)), 1);
+    fail_unless_equals_int (fence_status (
+                                gst_zc_fence_meta_get_acquire_fence (m)),
+        1);
     gst_buffer_unref (b);
   }
   fail_unless (pull_within (h, 200) == NULL);
@@ -129,9 +137,11 @@ GST_START_TEST (test_wait_timeout)
   GstHarness *h = fence_harness ("wait", 200 * GST_MSECOND);
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
-  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (never.sync_file (), 1)),
+  fail_unless_equals_int (gst_harness_push (h,
+                              dmabuf_buffer (never.sync_file (), 1)),
       GST_FLOW_OK);
-  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (-1, 2)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (-1, 2)),
+      GST_FLOW_OK);
   GstBuffer *b = pull_within (h, 10000);
   fail_unless (b != NULL);
   fail_unless_equals_int (GST_BUFFER_OFFSET (b), 2);
@@ -155,7 +165,8 @@ GST_START_TEST (test_wait_flush)
   ZcVgem vgem;
   ZcVgemFence never (vgem, vgem_alloc);
   GstHarness *h = fence_harness ("wait", 60 * GST_SECOND);
-  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (never.sync_file (), 1)),
+  fail_unless_equals_int (gst_harness_push (h,
+                              dmabuf_buffer (never.sync_file (), 1)),
       GST_FLOW_OK);
   fail_unless (pull_within (h, 200) == NULL);
   GstElement *e = GST_ELEMENT (gst_object_ref (h->element));
@@ -192,7 +203,8 @@ GST_START_TEST (test_implicit)
   close (after);
   gst_buffer_unref (b);
   fail_unless_equals_uint64 (stat_u64 (h->element, "imported"), 1);
-  fail_unless_equals_string (stat_str (h->element, "mode").c_str (), "implicit");
+  fail_unless_equals_string (stat_str (h->element, "mode").c_str (),
+      "implicit");
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -238,9 +250,10 @@ zcam_knob (const char *knob, int value)
  * rate limit of docs/elements.md: the first is a full warning with
  * `sequence`, `fence-error` and `pushed` details, each later one a summary
  * whose `failed` says how many frames it stands for. */
-struct FailureWarnings {
+struct FailureWarnings
+{
   guint messages = 0;
-  guint64 covered = 0;         /* frames the messages account for */
+  guint64 covered = 0; /* frames the messages account for */
   guint64 first_sequence = G_MAXUINT64;
 
   void add (GstMessage *m)
@@ -253,8 +266,9 @@ struct FailureWarnings {
       gint err;
       gboolean pushed;
       fail_unless (gst_structure_get (d, "sequence", G_TYPE_UINT64,
-              &first_sequence, "fence-error", G_TYPE_INT, &err, "pushed",
-              G_TYPE_BOOLEAN, &pushed, NULL), "first warning: details");
+                       &first_sequence, "fence-error", G_TYPE_INT, &err,
+                       "pushed", G_TYPE_BOOLEAN, &pushed, NULL),
+          "first warning: details");
       fail_unless (!gst_structure_has_field (d, "failed"));
       covered++;
     } else {
@@ -276,9 +290,11 @@ GST_START_TEST (test_zcam_errors)
 {
   if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
     fail ("zcam.ko is not loaded");
-  GstElement *p = gst_parse_launch ("zcamsrc num-buffers=24 ! "
+  GstElement *p = gst_parse_launch (
+      "zcamsrc num-buffers=24 ! "
       "video/x-raw,format=BGRx,width=64,height=32,framerate=60/1 ! "
-      "zcfence name=f mode=wait ! fakesink", NULL);
+      "zcfence name=f mode=wait ! fakesink",
+      NULL);
   fail_unless (p != NULL);
   GstElement *f = gst_bin_get_by_name (GST_BIN (p), "f");
   gst_element_set_state (p, GST_STATE_PLAYING);
@@ -291,8 +307,8 @@ GST_START_TEST (test_zcam_errors)
   bool eos = false;
   while (!eos) {
     GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
-        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
-            GST_MESSAGE_WARNING));
+        GstMessageType (
+            GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
     fail_unless (m != NULL, "no EOS");
     fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR, "pipeline error");
     if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING &&
@@ -304,7 +320,8 @@ GST_START_TEST (test_zcam_errors)
   fail_unless_equals_uint64 (stat_u64 (f, "fence-errors"), 3);
   fail_unless_equals_int (warnings.messages, 2);
   fail_unless_equals_uint64 (warnings.covered, 3);
-  fail_unless_equals_uint64 (stat_u64 (f, "pushed"), stat_u64 (f, "frames") - 3);
+  fail_unless_equals_uint64 (stat_u64 (f, "pushed"),
+      stat_u64 (f, "frames") - 3);
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (f);
@@ -321,7 +338,7 @@ GST_START_TEST (test_warnings_rate_limited)
 {
   if (!g_file_test ("/dev/zcam0", G_FILE_TEST_EXISTS))
     fail ("zcam.ko is not loaded");
-  const guint64 n = 300;        /* 10 s at 30 fps */
+  const guint64 n = 300; /* 10 s at 30 fps */
   std::string desc = "zcamsrc name=src num-buffers=" + std::to_string (n) +
       " ! video/x-raw,format=BGRx,width=64,height=32,framerate=30/1 ! "
       "zcfence name=f mode=wait ! fakesink";
@@ -345,8 +362,8 @@ GST_START_TEST (test_warnings_rate_limited)
   bool eos = false;
   while (!eos) {
     GstMessage *m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
-            GST_MESSAGE_WARNING));
+        GstMessageType (
+            GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
     fail_unless (m != NULL, "no EOS within 120 s");
     fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR, "pipeline error");
     take (m);
@@ -363,16 +380,19 @@ GST_START_TEST (test_warnings_rate_limited)
   const gint64 seconds = (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
   const guint bound = guint (1 + seconds / 5 + 1);
   GST_INFO ("%" G_GINT64_FORMAT " s: zcamsrc %u warnings for %" G_GUINT64_FORMAT
-      " frames, zcfence %u for %" G_GUINT64_FORMAT, seconds,
-      from_src.messages, from_src.covered, from_f.messages, from_f.covered);
+            " frames, zcfence %u for %" G_GUINT64_FORMAT,
+      seconds, from_src.messages, from_src.covered, from_f.messages,
+      from_f.covered);
   fail_unless_equals_uint64 (stat_u64 (f, "fence-errors"), n);
   fail_unless_equals_uint64 (from_f.covered, n);
-  fail_unless (from_f.messages <= bound, "zcfence: %u warnings in %"
-      G_GINT64_FORMAT " s", from_f.messages, seconds);
+  fail_unless (from_f.messages <= bound,
+      "zcfence: %u warnings in %" G_GINT64_FORMAT " s", from_f.messages,
+      seconds);
   fail_unless (stat_u64 (src, "fence-errors") >= 1);
   fail_unless_equals_uint64 (from_src.covered, stat_u64 (src, "fence-errors"));
-  fail_unless (from_src.messages <= bound, "zcamsrc: %u warnings in %"
-      G_GINT64_FORMAT " s", from_src.messages, seconds);
+  fail_unless (from_src.messages <= bound,
+      "zcamsrc: %u warnings in %" G_GINT64_FORMAT " s", from_src.messages,
+      seconds);
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (f);
@@ -423,14 +443,16 @@ GST_START_TEST (test_tee_all_fences_fail)
     gst_message_unref (m);
   }
   zcam_knob ("fail_fences", 0);
-  guint64 f_frames = stat_u64 (f, "frames"), f_errors = stat_u64 (f,
-      "fence-errors");
+  guint64 f_frames = stat_u64 (f, "frames"),
+          f_errors = stat_u64 (f, "fence-errors");
   GST_INFO ("zcfence: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
-      " fence errors; zckmssink: %" G_GUINT64_FORMAT " fence errors",
+            " fence errors; zckmssink: %" G_GUINT64_FORMAT " fence errors",
       f_frames, f_errors, stat_u64 (k, "fence-errors"));
   fail_if (error, "pipeline error");
-  fail_unless (eos, "no EOS within 120 s: the pipeline is wedged after %"
-      G_GUINT64_FORMAT " frames", f_frames);
+  fail_unless (eos,
+      "no EOS within 120 s: the pipeline is wedged after %" G_GUINT64_FORMAT
+      " frames",
+      f_frames);
   /* Every frame went out and failed: none passed zcfence, none was shown. */
   fail_unless_equals_uint64 (stat_u64 (src, "frames"), n);
   fail_unless_equals_uint64 (f_frames, n);
@@ -452,18 +474,20 @@ GST_END_TEST;
  * capsfilter and a bin: V4L2 -> wait, KMS -> implicit, fakesink -> wait. */
 GST_START_TEST (test_auto)
 {
-  struct {
+  struct
+  {
     const char *desc;
     const char *mode;
     const char *chosen;
   } cases[] = {
-    {"zcamsrc num-buffers=5 ! video/x-raw,format=NV12,width=640,height=480 ! "
-          "zcfence name=f ! queue ! video/x-raw ! v4l2fwhtenc "
-          "output-io-mode=dmabuf-import ! fakesink", "wait", "v4l2fwhtenc"},
-    {"zcamsrc num-buffers=5 ! video/x-raw,format=BGRx,width=640,height=480 ! "
-          "zcfence name=f ! bin.( queue ! zckmssink driver-name=vkms )",
-        "implicit", "zckmssink"},
-    {"zcamsrc num-buffers=5 ! zcfence name=f ! fakesink", "wait", "fakesink"},
+    { "zcamsrc num-buffers=5 ! video/x-raw,format=NV12,width=640,height=480 ! "
+      "zcfence name=f ! queue ! video/x-raw ! v4l2fwhtenc "
+      "output-io-mode=dmabuf-import ! fakesink",
+        "wait", "v4l2fwhtenc" },
+    { "zcamsrc num-buffers=5 ! video/x-raw,format=BGRx,width=640,height=480 ! "
+      "zcfence name=f ! bin.( queue ! zckmssink driver-name=vkms )",
+        "implicit", "zckmssink" },
+    { "zcamsrc num-buffers=5 ! zcfence name=f ! fakesink", "wait", "fakesink" },
   };
   for (const auto &c : cases) {
     GstElement *p = gst_parse_launch (c.desc, NULL);
@@ -476,10 +500,12 @@ GST_START_TEST (test_auto)
     fail_unless (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS, "%s", c.desc);
     gst_message_unref (m);
     fail_unless_equals_string (stat_str (f, "mode").c_str (), c.mode);
-    fail_unless (stat_str (f, "chosen-for").find (c.chosen) != std::string::npos,
+    fail_unless (stat_str (f, "chosen-for").find (c.chosen) !=
+            std::string::npos,
         "chose for %s", stat_str (f, "chosen-for").c_str ());
     if (std::string (c.mode) == "implicit")
-      fail_unless_equals_uint64 (stat_u64 (f, "imported"), stat_u64 (f, "frames"));
+      fail_unless_equals_uint64 (stat_u64 (f, "imported"),
+          stat_u64 (f, "frames"));
     gst_element_set_state (p, GST_STATE_NULL);
     gst_object_unref (bus);
     gst_object_unref (f);

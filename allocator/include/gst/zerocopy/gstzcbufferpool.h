@@ -49,28 +49,28 @@ G_DECLARE_FINAL_TYPE (GstZcBufferPool, gst_zc_buffer_pool, GST, ZC_BUFFER_POOL,
 #define GST_ZC_BUFFER_POOL_RELEASE_TIMEOUT_DEFAULT (5 * GST_SECOND)
 
 GST_ZC_API
-GstBufferPool * gst_zc_buffer_pool_new (GstAllocator * allocator);
+GstBufferPool *gst_zc_buffer_pool_new (GstAllocator *allocator);
 
 GST_ZC_API
-GstZcAllocator * gst_zc_buffer_pool_get_allocator (GstZcBufferPool * pool);
+GstZcAllocator *gst_zc_buffer_pool_get_allocator (GstZcBufferPool *pool);
 
 GST_ZC_API
-gboolean gst_zc_buffer_pool_get_layout (GstZcBufferPool * pool,
-    GstZcLayout * layout);
+gboolean
+gst_zc_buffer_pool_get_layout (GstZcBufferPool *pool, GstZcLayout *layout);
 
 GST_ZC_API
-guint gst_zc_buffer_pool_get_n_fenced (GstZcBufferPool * pool);
+guint gst_zc_buffer_pool_get_n_fenced (GstZcBufferPool *pool);
 
 GST_ZC_API
-void gst_zc_buffer_pool_config_set_layout_align (GstStructure * config,
+void gst_zc_buffer_pool_config_set_layout_align (GstStructure *config,
     guint stride_align, guint height_align);
 
 GST_ZC_API
-gboolean gst_zc_buffer_pool_config_get_layout_align (GstStructure * config,
-    guint * stride_align, guint * height_align);
+gboolean gst_zc_buffer_pool_config_get_layout_align (GstStructure *config,
+    guint *stride_align, guint *height_align);
 
 GST_ZC_API
-void gst_zc_buffer_pool_config_set_release_timeout (GstStructure * config,
+void gst_zc_buffer_pool_config_set_release_timeout (GstStructure *config,
     GstClockTime timeout);
 
 G_END_DECLS

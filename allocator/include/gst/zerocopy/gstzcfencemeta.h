@@ -46,7 +46,8 @@ G_BEGIN_DECLS
  *
  * Since: 0.1
  */
-typedef struct {
+typedef struct
+{
   GstMeta meta;
 
   /*< private >*/
@@ -63,43 +64,42 @@ GST_ZC_API
 GType gst_zc_fence_meta_api_get_type (void);
 
 GST_ZC_API
-const GstMetaInfo * gst_zc_fence_meta_get_info (void);
+const GstMetaInfo *gst_zc_fence_meta_get_info (void);
 
 GST_ZC_API
-GstZcFenceMeta * gst_zc_buffer_add_fence_meta (GstBuffer * buffer);
+GstZcFenceMeta *gst_zc_buffer_add_fence_meta (GstBuffer *buffer);
 
 GST_ZC_API
-GstZcFenceMeta * gst_zc_buffer_get_fence_meta (GstBuffer * buffer);
+GstZcFenceMeta *gst_zc_buffer_get_fence_meta (GstBuffer *buffer);
 
 GST_ZC_API
-gboolean gst_zc_fence_meta_add_acquire_fence (GstZcFenceMeta * meta,
-    gint fence_fd);
+gboolean
+gst_zc_fence_meta_add_acquire_fence (GstZcFenceMeta *meta, gint fence_fd);
 
 GST_ZC_API
-gint gst_zc_fence_meta_get_acquire_fence (GstZcFenceMeta * meta);
+gint gst_zc_fence_meta_get_acquire_fence (GstZcFenceMeta *meta);
 
 GST_ZC_API
-gint gst_zc_fence_meta_take_acquire_fence (GstZcFenceMeta * meta);
+gint gst_zc_fence_meta_take_acquire_fence (GstZcFenceMeta *meta);
 
 GST_ZC_API
-gint gst_zc_fence_meta_wait_acquire (GstZcFenceMeta * meta, gint64 timeout_ns);
+gint gst_zc_fence_meta_wait_acquire (GstZcFenceMeta *meta, gint64 timeout_ns);
 
 GST_ZC_API
-void gst_zc_fence_meta_add_release_fence (GstZcFenceMeta * meta,
-    gint fence_fd);
+void gst_zc_fence_meta_add_release_fence (GstZcFenceMeta *meta, gint fence_fd);
 
 GST_ZC_API
-guint gst_zc_fence_meta_get_n_release_fences (GstZcFenceMeta * meta);
+guint gst_zc_fence_meta_get_n_release_fences (GstZcFenceMeta *meta);
 
 GST_ZC_API
-gint gst_zc_fence_meta_get_release_fence (GstZcFenceMeta * meta, guint idx);
+gint gst_zc_fence_meta_get_release_fence (GstZcFenceMeta *meta, guint idx);
 
 GST_ZC_API
-gint * gst_zc_fence_meta_take_release_fences (GstZcFenceMeta * meta,
-    guint * n_fences);
+gint *
+gst_zc_fence_meta_take_release_fences (GstZcFenceMeta *meta, guint *n_fences);
 
 GST_ZC_API
-gint gst_zc_fence_meta_take_merged_release_fence (GstZcFenceMeta * meta);
+gint gst_zc_fence_meta_take_merged_release_fence (GstZcFenceMeta *meta);
 
 G_END_DECLS
 

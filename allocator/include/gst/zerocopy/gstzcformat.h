@@ -28,7 +28,8 @@ G_BEGIN_DECLS
  *
  * Since: 0.1
  */
-typedef struct {
+typedef struct
+{
   GstVideoFormat format;
   guint32 fourcc;
   gboolean zcam;
@@ -62,7 +63,8 @@ typedef struct {
  *
  * Since: 0.1
  */
-typedef struct {
+typedef struct
+{
   GstVideoFormat format;
   guint32 fourcc;
   guint width;
@@ -80,16 +82,16 @@ typedef struct {
 } GstZcLayout;
 
 GST_ZC_API
-const GstZcFormatInfo * gst_zc_format_get_info (GstVideoFormat format);
+const GstZcFormatInfo *gst_zc_format_get_info (GstVideoFormat format);
 
 GST_ZC_API
-const GstZcFormatInfo * gst_zc_format_get_info_by_fourcc (guint32 fourcc);
+const GstZcFormatInfo *gst_zc_format_get_info_by_fourcc (guint32 fourcc);
 
 GST_ZC_API
 guint gst_zc_format_get_n_formats (void);
 
 GST_ZC_API
-const GstZcFormatInfo * gst_zc_format_get_info_by_index (guint index);
+const GstZcFormatInfo *gst_zc_format_get_info_by_index (guint index);
 
 GST_ZC_API
 guint32 gst_zc_format_to_drm_fourcc (GstVideoFormat format);
@@ -99,11 +101,11 @@ GstVideoFormat gst_zc_format_from_drm_fourcc (guint32 fourcc);
 
 GST_ZC_API
 gboolean gst_zc_format_compute_layout (GstVideoFormat format, guint width,
-    guint height, guint stride_align, guint height_align, GstZcLayout * layout);
+    guint height, guint stride_align, guint height_align, GstZcLayout *layout);
 
 GST_ZC_API
-gboolean gst_zc_layout_to_video_info (const GstZcLayout * layout,
-    GstVideoInfo * info);
+gboolean
+gst_zc_layout_to_video_info (const GstZcLayout *layout, GstVideoInfo *info);
 
 G_END_DECLS
 

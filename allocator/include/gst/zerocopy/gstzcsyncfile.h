@@ -38,7 +38,8 @@ typedef enum {
  *
  * Since: 0.1
  */
-typedef struct {
+typedef struct
+{
   gint status;
   guint64 timestamp_ns;
   guint num_fences;
@@ -52,10 +53,10 @@ GST_ZC_API
 gint gst_zc_sync_file_wait (gint fence_fd, gint64 timeout_ns);
 
 GST_ZC_API
-gboolean gst_zc_sync_file_get_status (gint fence_fd, GstZcSyncFileInfo * info);
+gboolean gst_zc_sync_file_get_status (gint fence_fd, GstZcSyncFileInfo *info);
 
 GST_ZC_API
-gint gst_zc_sync_file_merge (const gchar * name, gint fence_fd1, gint fence_fd2);
+gint gst_zc_sync_file_merge (const gchar *name, gint fence_fd1, gint fence_fd2);
 
 GST_ZC_API
 gint gst_zc_sync_file_dup (gint fence_fd);

@@ -17,11 +17,11 @@
  * Since: 0.1
  */
 #ifndef GST_ZC_API
-#  if defined(__GNUC__)
-#    define GST_ZC_API __attribute__ ((visibility ("default"))) extern
-#  else
-#    define GST_ZC_API extern
-#  endif
+#if defined(__GNUC__)
+#define GST_ZC_API __attribute__ ((visibility ("default"))) extern
+#else
+#define GST_ZC_API extern
+#endif
 #endif
 
 #endif /* __GST_ZC_PRELUDE_H__ */
