@@ -4,8 +4,10 @@
 # zero and rmmod succeeds. Then loads the module again, so that tests running
 # later still find /dev/zcam0. Runs as root in the test VM; prints TAP.
 #   usage: unload.sh PATH/TO/zcam.ko
+# ZC_ZCAM_KO (set by tests/vm/guest) overrides the path: on the debug kernel
+# the module is build/kmod-debug/zcam.ko.
 set -u
-ko=${1:?usage: unload.sh PATH/TO/zcam.ko}
+ko=${ZC_ZCAM_KO:-${1:?usage: unload.sh PATH/TO/zcam.ko}}
 dbg=/sys/kernel/debug
 
 if [ ! -d /sys/module/zcam ]; then

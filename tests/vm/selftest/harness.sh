@@ -1,7 +1,10 @@
 #!/bin/sh
 # Harness self-tests (harness suite, on the host): tests/vm/run must carry the
-# guest command's exit status out, and must fail a run whose guest kernel log
-# shows a warning even when the command succeeded.
+# guest command's exit status out, pass any argv to the guest unchanged, and
+# fail a run whose guest kernel log shows a warning even when the command
+# succeeded. On the debug kernel: a KASAN report fails a run, a clean run
+# passes, and a real leak (a module that leaks on purpose) fails the run
+# through the kmemleak gate.
 #   usage: harness.sh SOURCE_ROOT CASE
 set -u
 top=$1
@@ -30,6 +33,66 @@ kmsg-warning)
 	rc=$?
 	[ "$rc" = 0 ] || fail "command output that looks like a splat failed the run ($rc)"
 	echo "splat detected (status $rc for the clean control run)"
+	;;
+argv)
+	# Every byte of every argument must reach the guest: spaces, quotes,
+	# newlines (a trailing one too), globs, $, backquotes, backslashes,
+	# UTF-8, an empty argument, an option-like one.
+	mkdir -p "$top/build/vm"
+	out=$(mktemp "$top/build/vm/argv.XXXXXX") || fail "cannot create a file in build/vm"
+	trap 'rm -f "$out" "$out.want"' EXIT
+	nl='
+'
+	set -- "a b" "it's" "x''y" "l1${nl}l2${nl}." "trailing$nl$nl" \
+		'$HOME `id` $(id) \n \\' 'ünïcødé ✓ 日本' '' '*' '"dq"' '-n' ' lead' 'tab	x' "'"
+	printf '%s\0' "$@" >"$out.want"
+	"$run" --quiet -- sh -c 'for a; do printf "%s\0" "$a"; done >"$0"' "$out" "$@"
+	rc=$?
+	[ "$rc" = 0 ] || fail "guest printf gave $rc"
+	cmp "$out.want" "$out" || { od -c "$out" | head -20; fail "the guest saw other arguments"; }
+	# A script holding newlines runs as several commands.
+	"$run" --quiet -- sh -c 'exec >"$0"
+echo a
+echo b' "$out" || fail "sh -c with newlines failed"
+	[ "$(cat "$out")" = "a${nl}b" ] || fail "sh -c 'echo a<newline>echo b' printed '$(cat "$out")'"
+	echo "$# arguments passed exactly; a newline in sh -c works"
+	;;
+debug-splat)
+	# A KASAN report fails a run; the same run without it passes (so the
+	# debug kernel's boot and kmemleak's early reports do not fail runs).
+	out=$("$run" --kernel debug --quiet -- sh -c \
+		'echo "BUG: KASAN: slab-use-after-free in zc_selftest+0x0/0x10" >/dev/kmsg' 2>&1)
+	rc=$?
+	echo "$out"
+	[ "$rc" = 1 ] || fail "a KASAN report in the debug guest gave status $rc, not 1"
+	echo "$out" | grep -q 'kernel log shows a problem' || fail "no message about the splat"
+	"$run" --kernel debug --quiet -- true
+	rc=$?
+	[ "$rc" = 0 ] || { cat "$top/build/vm/dmesg.log"; fail "a clean debug-kernel run gave $rc"; }
+	[ -e "$top/build/vm/kmemleak.log" ] || fail "the debug run saved no build/vm/kmemleak.log"
+	grep -q 'zcdebug' "$top/build/vm/dmesg.log" || fail "the guest did not boot the debug kernel"
+	echo "debug kernel: KASAN line fails the run, clean run passes"
+	;;
+debug-kmemleak)
+	kdir=$("$top/tests/vm/prepare" --kernel debug) || fail "no debug kernel"
+	mod=$top/build/vm/leaktest
+	mkdir -p "$mod"
+	for f in "$top"/tests/vm/selftest/leaktest/*; do ln -sf "$f" "$mod/"; done
+	make -s -C "$kdir/obj" M="$mod" modules >"$mod/build.log" 2>&1 ||
+		{ cat "$mod/build.log"; fail "cannot build the leak module"; }
+	out=$("$run" --kernel debug --quiet -- sh -c 'insmod "$0" &&
+		echo 4 >/sys/module/zcam_leaktest/parameters/leak' "$mod/zcam_leaktest.ko" 2>&1)
+	rc=$?
+	echo "$out"
+	[ "$rc" = 1 ] || fail "a module leaking memory gave status $rc, not 1"
+	echo "$out" | grep -q 'kmemleak reports leaks' || fail "no message about the leak"
+	# Both kinds of frames: named (leak from core text) and bare addresses
+	# (leak from freed init text).
+	grep -q 'zcam_leaktest' "$top/build/vm/kmemleak.log" ||
+		fail "build/vm/kmemleak.log does not name the leaking module"
+	grep -qE '\] 0x[0-9a-f]+$' "$top/build/vm/kmemleak.log" ||
+		fail "build/vm/kmemleak.log has no leak from freed module text"
+	echo "kmemleak gate caught the leaks of zcam_leaktest.ko"
 	;;
 *)
 	fail "unknown case '$2'"
