@@ -19,10 +19,17 @@
 
 #include "zcam_drv.h"
 
-/* One per dma_buf_attach(): the importer's device and its own sg_table. */
+/*
+ * One per dma_buf_attach(): the importer's device and its own sg_table.
+ * @sync is a copy of @sgt made while it is mapped, for our own CPU-access
+ * syncs: the table handed to the importer belongs to the importer while
+ * mapped (CONFIG_DMABUF_DEBUG mangles its page links to catch importers
+ * that touch pages), so the exporter must not walk it.
+ */
 struct zcam_attachment {
 	struct device *dev;
 	struct sg_table sgt;
+	struct sg_table sync;
 	struct list_head node;
 	enum dma_data_direction dir;
 	bool mapped;
@@ -70,26 +77,75 @@ static void zcam_dmabuf_detach(struct dma_buf *dmabuf,
 	kfree(a);
 }
 
+/*
+ * Allocates @copy with the pages of @a->sgt, before mapping and without
+ * buf->lock: the capture engine takes that lock while it signals fences,
+ * so nothing under it may allocate (lockdep's dma_fence_map annotation).
+ * @a->sgt's pages never change after attach.
+ */
+static int zcam_attachment_copy_pages(struct zcam_attachment *a,
+				      struct sg_table *copy)
+{
+	struct scatterlist *s, *d;
+	unsigned int i;
+	int ret;
+
+	ret = sg_alloc_table(copy, a->sgt.orig_nents, GFP_KERNEL);
+	if (ret)
+		return ret;
+	d = copy->sgl;
+	for_each_sgtable_sg(&a->sgt, s, i) {
+		sg_set_page(d, sg_page(s), s->length, s->offset);
+		d = sg_next(d);
+	}
+	return 0;
+}
+
+/* Copies the DMA addresses of the just mapped @a->sgt into @a->sync. */
+static void zcam_attachment_copy_dma(struct zcam_attachment *a)
+{
+	struct scatterlist *s, *d = a->sync.sgl;
+	unsigned int i;
+
+	for_each_sgtable_sg(&a->sgt, s, i) {
+		sg_dma_address(d) = sg_dma_address(s);
+		sg_dma_len(d) = sg_dma_len(s);
+		d = sg_next(d);
+	}
+	a->sync.nents = a->sgt.nents;
+}
+
 static struct sg_table *zcam_dmabuf_map(struct dma_buf_attachment *attach,
 					enum dma_data_direction dir)
 {
 	struct zcam_buffer *buf = attach->dmabuf->priv;
 	struct zcam_attachment *a = attach->priv;
+	struct sg_table sync;
 	int ret;
 
+	ret = zcam_attachment_copy_pages(a, &sync);
+	if (ret)
+		return ERR_PTR(ret);
 	mutex_lock(&buf->lock);
 	if (a->mapped) {
 		/* One mapping per attachment, as the core expects. */
-		mutex_unlock(&buf->lock);
-		return ERR_PTR(-EBUSY);
+		ret = -EBUSY;
+		goto out;
 	}
 	ret = dma_map_sgtable(a->dev, &a->sgt, dir, 0);
-	if (!ret) {
-		a->mapped = true;
-		a->dir = dir;
-	}
+	if (ret)
+		goto out;
+	a->sync = sync;
+	zcam_attachment_copy_dma(a);
+	a->mapped = true;
+	a->dir = dir;
+out:
 	mutex_unlock(&buf->lock);
-	return ret ? ERR_PTR(ret) : &a->sgt;
+	if (ret) {
+		sg_free_table(&sync);
+		return ERR_PTR(ret);
+	}
+	return &a->sgt;
 }
 
 static void zcam_dmabuf_unmap(struct dma_buf_attachment *attach,
@@ -97,11 +153,15 @@ static void zcam_dmabuf_unmap(struct dma_buf_attachment *attach,
 {
 	struct zcam_buffer *buf = attach->dmabuf->priv;
 	struct zcam_attachment *a = attach->priv;
+	struct sg_table sync;
 
 	mutex_lock(&buf->lock);
 	a->mapped = false;
 	dma_unmap_sgtable(a->dev, sgt, dir, 0);
+	sync = a->sync;
+	memset(&a->sync, 0, sizeof(a->sync));
 	mutex_unlock(&buf->lock);
+	sg_free_table(&sync);
 }
 
 /*
@@ -123,7 +183,7 @@ static void zcam_buffer_sync_for_cpu(struct zcam_buffer *buf,
 	invalidate_kernel_vmap_range(buf->vaddr, buf->num_pages << PAGE_SHIFT);
 	list_for_each_entry(a, &buf->attachments, node)
 		if (a->mapped)
-			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, a->dir);
+			dma_sync_sgtable_for_cpu(a->dev, &a->sync, a->dir);
 	mutex_unlock(&buf->lock);
 }
 
@@ -138,7 +198,7 @@ static void zcam_buffer_sync_for_device(struct zcam_buffer *buf,
 	flush_kernel_vmap_range(buf->vaddr, buf->num_pages << PAGE_SHIFT);
 	list_for_each_entry(a, &buf->attachments, node)
 		if (a->mapped)
-			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
+			dma_sync_sgtable_for_device(a->dev, &a->sync, a->dir);
 	mutex_unlock(&buf->lock);
 }
 
