@@ -40,6 +40,7 @@
 #include <xf86drm.h>
 
 #include "zcam.h"
+#include "zcam_debugfs.h"
 
 #define POOL 48
 #define MAX_THREADS 16
@@ -433,20 +434,7 @@ static void *worker(void *arg)
 
 static long long stat_get(const char *name)
 {
-	char path[300], line[128];
-	long long val = -1;
-	size_t len = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/stats", dbg_dir);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			val = strtoll(line + len + 1, NULL, 10);
-	fclose(f);
-	return val;
+	return zt_debugfs_stat(dbg_dir, name);
 }
 
 static int zcam_dmabufs(void)

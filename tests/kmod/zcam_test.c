@@ -32,6 +32,7 @@
 #include <xf86drmMode.h>
 
 #include "harness.h"
+#include "zcam_debugfs.h"
 #include "zc-vgem-uapi.h"
 #include "zcam.h"
 
@@ -80,20 +81,7 @@ static int dbg_write(const char *knob, long val)
 /* Reads "name: value" from the device's debugfs stats; -1 if missing. */
 static long long stat_get(const char *name)
 {
-	char path[300], line[128];
-	long long val = -1;
-	size_t len = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/stats", dbg_dir);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			val = strtoll(line + len + 1, NULL, 10);
-	fclose(f);
-	return val;
+	return zt_debugfs_stat(dbg_dir, name);
 }
 
 static int param_write(const char *name, unsigned int val)
