@@ -992,6 +992,6 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
       "Filter/Video",
       "Hands a buffer's acquire fence to the next element as a "
       "CPU wait, an implicit dma-buf fence, or a fence meta",
-      "gst-zerocopy");
+      ZC_ELEMENT_AUTHOR);
   gst_type_mark_as_plugin_api (GST_TYPE_ZC_FENCE_MODE, GstPluginAPIFlags (0));
 }

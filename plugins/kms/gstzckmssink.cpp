@@ -63,7 +63,7 @@ G_DEFINE_TYPE_WITH_CODE (GstZcKmsSink, gst_zc_kms_sink, GST_TYPE_VIDEO_SINK,
     G_IMPLEMENT_INTERFACE (GST_TYPE_VIDEO_OVERLAY,
         gst_zc_kms_sink_video_overlay_init));
 /* clang-format on */
-GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_NONE,
+GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_SECONDARY,
     GST_TYPE_ZC_KMS_SINK);
 
 enum {
@@ -1028,7 +1028,7 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
       "Sink/Video",
       "Shows dma-buf video on a KMS display with atomic commits "
       "and explicit fences",
-      "gst-zerocopy");
+      ZC_ELEMENT_AUTHOR);
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_start);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_stop);

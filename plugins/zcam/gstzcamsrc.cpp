@@ -84,7 +84,7 @@ G_DEFINE_TYPE_WITH_CODE (GstZcamSrc, gst_zcam_src, GST_TYPE_PUSH_SRC,
         "zcam capture source");
     GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
 /* clang-format on */
-GST_ELEMENT_REGISTER_DEFINE (zcamsrc, "zcamsrc", GST_RANK_NONE,
+GST_ELEMENT_REGISTER_DEFINE (zcamsrc, "zcamsrc", GST_RANK_SECONDARY,
     GST_TYPE_ZCAM_SRC);
 
 GType
@@ -928,7 +928,7 @@ gst_zcam_src_class_init (GstZcamSrcClass *klass)
       "Source/Video/Hardware",
       "Captures from a zcam device into dma-bufs "
       "with per-frame fences",
-      "gst-zerocopy");
+      ZC_ELEMENT_AUTHOR);
 
   element_class->change_state = gst_zcam_src_change_state;
   basesrc_class->start = gst_zcam_src_start;
