@@ -20,8 +20,8 @@ v4l2_peer_copies (GstPad *srcpad)
   g_autoptr (GstElement) el = peer ? gst_pad_get_parent_element (peer) : NULL;
   if (!el)
     return {};
-  GParamSpec *ps =
-      g_object_class_find_property (G_OBJECT_GET_CLASS (el), "output-io-mode");
+  GParamSpec *ps = g_object_class_find_property (G_OBJECT_GET_CLASS (el),
+      "output-io-mode");
   if (!ps || !G_IS_PARAM_SPEC_ENUM (ps))
     return {};
   gint mode = 0;

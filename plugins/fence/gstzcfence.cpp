@@ -125,9 +125,10 @@ struct _GstZcFence
 };
 
 G_DEFINE_TYPE_WITH_CODE (GstZcFence, gst_zc_fence, GST_TYPE_ELEMENT,
-    GST_DEBUG_CATEGORY_INIT (gst_zc_fence_debug, "zcfence", 0,
-        "fence adapter");
-    GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
+                         GST_DEBUG_CATEGORY_INIT (gst_zc_fence_debug, "zcfence",
+                             0, "fence adapter");
+                         GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE,
+                             "GST_PERFORMANCE"));
 GST_ELEMENT_REGISTER_DEFINE (zcfence, "zcfence", GST_RANK_NONE,
     GST_TYPE_ZC_FENCE);
 

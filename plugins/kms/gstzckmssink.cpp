@@ -108,13 +108,13 @@ caps_for_formats (const std::vector<uint32_t> *fourccs, unsigned prefer_w = 0,
       GstStructure *s = any_size ?
           gst_structure_new ("video/x-raw", "width", GST_TYPE_INT_RANGE, 1,
               G_MAXINT, "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL) :
-          gst_structure_new ("video/x-raw", "width", G_TYPE_INT,
-              int (prefer_w), "height", G_TYPE_INT, int (prefer_h), NULL);
+          gst_structure_new ("video/x-raw", "width", G_TYPE_INT, int (prefer_w),
+              "height", G_TYPE_INT, int (prefer_h), NULL);
       gst_structure_set_value (s, "format", &list);
       gst_caps_append_structure_full (caps, s,
-          dmabuf ? gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF,
-                       NULL) :
-                   NULL);
+          dmabuf ?
+              gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL) :
+              NULL);
     }
   }
   g_value_unset (&list);
@@ -186,8 +186,8 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
            "own DRM fd). Only one DRM master can commit: pass that fd in the "
            "fd property, or use one zckmssink per display.",
               st->dev_path.c_str (), holder),
-          ("not DRM master: %s; fd %d of this process is master", g_strerror (err),
-              holder));
+          ("not DRM master: %s; fd %d of this process is master",
+              g_strerror (err), holder));
       return FALSE;
     }
     GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
@@ -469,8 +469,7 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
          "that scales.",
             w, h, st->out.mode.hdisplay, st->out.mode.vdisplay, pl.src.w,
             pl.src.h),
-        ("cropped to src %d,%d %ux%u", pl.src.x, pl.src.y, pl.src.w,
-            pl.src.h));
+        ("cropped to src %d,%d %ux%u", pl.src.x, pl.src.y, pl.src.w, pl.src.h));
   st->src = pl.src;
   st->dst = pl.dst;
   GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d %ux%u",

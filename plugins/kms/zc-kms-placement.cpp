@@ -74,9 +74,8 @@ candidate_planes (const Output &out, uint32_t forced, std::string &why)
       for (const auto &p : out.planes)
         planes += (planes.empty () ? "" : ", ") + std::to_string (p.id) +
             (p.type == DRM_PLANE_TYPE_PRIMARY ? " (primary)" : " (overlay)");
-      why = "plane-id " + std::to_string (forced) +
-          " is not a plane of CRTC " + std::to_string (out.crtc_id) +
-          "; its planes are " + planes;
+      why = "plane-id " + std::to_string (forced) + " is not a plane of CRTC " +
+          std::to_string (out.crtc_id) + "; its planes are " + planes;
     }
   } else {
     order.push_back (out.primary ());

@@ -476,8 +476,8 @@ gst_zcam_src_negotiate (GstBaseSrc *src)
   if (!st->dev.is_open ())
     return FALSE;
   g_autoptr (GstCaps) ours = zc::zcamsrc_device_caps (st->dev.caps ());
-  g_autoptr (GstCaps) peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (src),
-      NULL);
+  g_autoptr (GstCaps)
+      peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (src), NULL);
   if (!peer || gst_caps_can_intersect (ours, peer))
     return FALSE; /* something else failed; it says so itself */
   const struct zcam_caps &c = st->dev.caps ();
@@ -493,8 +493,8 @@ gst_zcam_src_negotiate (GstBaseSrc *src)
   GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
       ("Device %s cannot capture what downstream accepts. It captures %s at "
        "%ux%u to %ux%u pixels and %u to %u fps; downstream accepts %s.",
-          st->dev.path ().c_str (), formats.c_str (), c.min_width,
-          c.min_height, c.max_width, c.max_height, c.min_fps, c.max_fps, want),
+          st->dev.path ().c_str (), formats.c_str (), c.min_width, c.min_height,
+          c.max_width, c.max_height, c.min_fps, c.max_fps, want),
       ("device caps: %" GST_PTR_FORMAT, ours));
   return FALSE;
 }
