@@ -30,17 +30,23 @@ check() {
 	name=$1 mode=$2 desc=$3
 	out=$tmp/$name-$mode.out
 	echo "--- $name fence-mode=$mode"
+	# zc-run takes the description as gst-launch-1.0 does, a word per
+	# argument: let the shell split it (no globbing).
+	set -f
 	# shellcheck disable=SC2086
-	if ! "$run" "zcamsrc name=cam num-buffers=$frames fence-mode=$mode ! $caps ! $desc" \
+	if ! "$run" zcamsrc name=cam num-buffers=$frames fence-mode=$mode ! $caps ! $desc \
 		>"$out" 2>&1; then
+		set +f
 		cat "$out"; fail "$name/$mode: the pipeline failed"; return
 	fi
+	set +f
 	pushed=$(stat "$out" cam frames)
+	lost=$(stat "$out" cam dropped)
 	shown=$(stat "$out" display shown)
 	replaced=$(stat "$out" display replaced)
 	copies=$(stat "$out" display copies)
 	late=$(sed -n 's/^zc-run: late display dropped=//p' "$out")
-	echo "camera pushed=$pushed display shown=$shown replaced=$replaced late=${late:-0} copies=$copies"
+	echo "camera pushed=$pushed lost-periods=$lost display shown=$shown replaced=$replaced late=${late:-0} copies=$copies"
 	if [ -z "$pushed" ] || [ -z "$shown" ] || [ -z "$replaced" ]; then
 		cat "$out"; fail "$name/$mode: no stats"; return
 	fi
