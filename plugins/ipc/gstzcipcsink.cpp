@@ -65,7 +65,7 @@ namespace {
 
 constexpr guint DEFAULT_SOCKET_MODE = 0660;
 constexpr guint DEFAULT_MAX_CLIENTS = 16;
-constexpr guint DEFAULT_MAX_HELD = 2;
+constexpr guint DEFAULT_MAX_HELD = 3;
 constexpr guint64 DEFAULT_RELEASE_TIMEOUT = GST_SECOND;
 /* Control messages (caps, EOS) wait this long for room in a client's
  * socket; a client that cannot take them by then is disconnected. */

@@ -95,6 +95,7 @@ struct State
   guint32 generation = 0;
   bool have_caps = false;
   GstVideoFormat format = GST_VIDEO_FORMAT_UNKNOWN; /* of the caps */
+  GstCaps *caps = nullptr;                          /* the server's */
   std::unique_ptr<ipc::Received> msg = std::make_unique<ipc::Received> ();
   /* stats */
   guint64 frames = 0, pushed = 0, releases = 0, release_fences = 0;
@@ -337,6 +338,7 @@ new_caps (GstZcIpcSrc *self, const ipc::CapsMsg &m, const char **why)
   st->generation = m.generation;
   st->have_caps = true;
   st->format = GST_VIDEO_INFO_FORMAT (&info);
+  gst_caps_replace (&st->caps, caps);
   return caps;
 }
 
@@ -396,6 +398,7 @@ gst_zc_ipc_src_stop (GstBaseSrc *src)
     /* Those still out are not ours any more: detach forgot them. */
     st->slots.clear ();
     st->ids.clear ();
+    gst_clear_caps (&st->caps);
     if (st->dmabuf)
       gst_object_unref (std::exchange (st->dmabuf, nullptr));
   }
@@ -442,6 +445,44 @@ gst_zc_ipc_src_query (GstBaseSrc *src, GstQuery *query)
     return TRUE;
   }
   return GST_BASE_SRC_CLASS (gst_zc_ipc_src_parent_class)->query (src, query);
+}
+
+/* The caps are the server's: until its CAPS message arrives (in create)
+ * there is nothing to negotiate; after it, they are set as they are. */
+static gboolean
+gst_zc_ipc_src_negotiate (GstBaseSrc *src)
+{
+  GstZcIpcSrc *self = GST_ZC_IPC_SRC (src);
+  GstCaps *caps;
+  {
+    std::lock_guard<std::mutex> l (self->state->lock);
+    caps = self->state->caps ? gst_caps_ref (self->state->caps) : nullptr;
+  }
+  if (!caps)
+    return TRUE;
+  gboolean ok = gst_base_src_set_caps (src, caps);
+  gst_caps_unref (caps);
+  return ok;
+}
+
+static GstCaps *
+gst_zc_ipc_src_get_caps (GstBaseSrc *src, GstCaps *filter)
+{
+  GstZcIpcSrc *self = GST_ZC_IPC_SRC (src);
+  GstCaps *caps;
+  {
+    std::lock_guard<std::mutex> l (self->state->lock);
+    caps = self->state->caps ? gst_caps_ref (self->state->caps) : nullptr;
+  }
+  if (!caps)
+    caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (src));
+  if (filter) {
+    GstCaps *i = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = i;
+  }
+  return caps;
 }
 
 static GstFlowReturn
@@ -550,6 +591,11 @@ gst_zc_ipc_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
           st->server_sent = fm.sent + 1;
           st->server_dropped = fm.dropped;
           got_frame = true;
+          GST_LOG_OBJECT (self, "frame in buffer %u, offset %" G_GUINT64_FORMAT
+              ", pts %" GST_TIME_FORMAT " (captured %" G_GINT64_FORMAT
+              " ns ago)", fm.id, fm.offset,
+              GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+              zc::monotonic_ns () - fm.pts_mono);
           *outbuf = buf;
           break;
         }
@@ -724,6 +770,8 @@ gst_zc_ipc_src_class_init (GstZcIpcSrcClass *klass)
   base_class->unlock = GST_DEBUG_FUNCPTR (gst_zc_ipc_src_unlock);
   base_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zc_ipc_src_unlock_stop);
   base_class->query = GST_DEBUG_FUNCPTR (gst_zc_ipc_src_query);
+  base_class->negotiate = GST_DEBUG_FUNCPTR (gst_zc_ipc_src_negotiate);
+  base_class->get_caps = GST_DEBUG_FUNCPTR (gst_zc_ipc_src_get_caps);
   push_class->create = GST_DEBUG_FUNCPTR (gst_zc_ipc_src_create);
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

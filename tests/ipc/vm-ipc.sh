@@ -1,0 +1,178 @@
+#!/bin/sh
+# zcipcsink / zcipcsrc across processes, in the test VM (suite 'vm'). One
+# scenario per run, each process a zc-run pipeline (it prints the elements'
+# stats at EOS); prints TAP.
+#   three  camera process (zcamsrc ! zcipcsink), client 1 (zcipcsrc ! zcfence
+#          ! v4l2fwhtenc ! filesink), client 2 (zcipcsrc ! zckmssink): no
+#          copy, no GST_PERFORMANCE copy line, both clients hold zcam's
+#          dma-bufs (their /proc/PID/fdinfo) and the importers attached them
+#          (bufinfo), the stream is well-formed FWHT with a frame per frame
+#          client 1 got, the display showed frames, nothing dropped for
+#          client 1.
+#   kill   the same, client 2 killed with SIGKILL and restarted 20 times:
+#          nothing dropped for client 1, the server's fds back to their
+#          count, no dma-buf or framebuffer left, zcam unloads.
+#   slow   a client that sleeps on every frame (identity sleep-time) next to
+#          a fast one: the camera drops nothing, the fast client gets every
+#          frame, the slow one gets frames dropped (counted for it only).
+#   fuzz   tests/ipc/ipc-fuzz sends 10,000 malformed messages while a good
+#          client runs: every hostile client disconnected, no server fd
+#          leaked, the good client gets every frame.
+#   usage: vm-ipc.sh SCENARIO SOURCE_ROOT BUILD_ROOT
+set -u
+scenario=$1 top=$2 build=$3
+[ -e /dev/zcam0 ] || { echo "1..0 # SKIP no /dev/zcam0: run inside the test VM"; exit 77; }
+export GST_PLUGIN_PATH="$build/plugins" GST_DEBUG_NO_COLOR=1
+run="$build/tools/zc-run"
+tmp=$(mktemp -d /tmp/vm-ipc.XXXXXX)
+sock=$tmp/camera.sock
+pids=
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0 failed=0
+check() { # NAME COMMAND...
+	name=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
+}
+# stat FILE ELEMENT KEY: a value from zc-run's "stats ELEMENT k=v ..." line.
+stat() {
+	awk -v e="$2" -v k="$3" '$1 == "zc-run:" && $2 == "stats" && $3 == e {
+		for (i = 4; i <= NF; i++) if (index($i, k "=") == 1) {
+			v = substr($i, length(k) + 2); sub(/^\(guint64\)/, "", v); print v; exit } }' "$1"
+}
+eq() { [ "${1:-x}" = "$2" ]; }
+gt() { [ "${1:-0}" -gt "$2" ]; }
+# zcam dma-bufs PID holds (fdinfo names the exporter).
+zcam_fds() { grep -l '^exp_name:.*zcam' /proc/"$1"/fdinfo/* 2>/dev/null | wc -l; }
+nfds() { ls /proc/"$1"/fd | wc -l; }
+# until_true TRIES COMMAND...: retries every 0.2 s (a bounded wait for a
+# state, not a timing assertion).
+until_true() {
+	t=$1; shift
+	while [ "$t" -gt 0 ]; do "$@" && return 0; t=$((t - 1)); sleep 0.2; done
+	return 1
+}
+has_zcam_fds() { [ "$(zcam_fds "$1")" -gt 0 ]; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+fbs() { cat /sys/kernel/debug/dri/*/framebuffer 2>/dev/null | grep -c '^framebuffer\['; }
+zcam_bufs() { grep -c '	zcam	' /sys/kernel/debug/dma_buf/bufinfo; }
+
+caps="video/x-raw(memory:DMABuf),format=BGRx,width=640,height=480,framerate=30/1"
+server() { # FRAMES
+	GST_DEBUG=GST_PERFORMANCE:6 $run zcamsrc fence-mode=late num-buffers="$1" ! "$caps" \
+		! zcipcsink socket-path="$sock" >"$tmp/server.out" 2>"$tmp/server.err" &
+	spid=$!; pids="$pids $spid"
+}
+encoder() { # OUT
+	GST_DEBUG=GST_PERFORMANCE:6 $run zcipcsrc socket-path="$sock" ! zcfence \
+		! v4l2fwhtenc output-io-mode=dmabuf-import ! filesink location="$tmp/c1.fwht" \
+		>"$1" 2>"$1.err" &
+	c1=$!; pids="$pids $c1"
+}
+display() { # OUT
+	GST_DEBUG=GST_PERFORMANCE:6 $run zcipcsrc socket-path="$sock" ! zckmssink sync=false \
+		>"$1" 2>"$1.err" &
+	c2=$!; pids="$pids $c2"
+}
+no_copies() { # LOG...
+	for f in "$@"; do python3 "$top/tests/common/perflog.py" "$f" >/dev/null || return 1; done
+}
+
+case $scenario in
+three)
+	fbs0=$(fbs)
+	encoder "$tmp/c1.out"; display "$tmp/c2.out"
+	server 150
+	check "client 1 holds zcam's dma-bufs" until_true 300 has_zcam_fds "$c1"
+	check "client 2 holds zcam's dma-bufs" until_true 300 has_zcam_fds "$c2"
+	attached=$(awk '/^[0-9]/ { z = ($5 == "zcam") } z && /Attached Devices:/ { getline; if ($0 !~ /Total/) a++ } END { print a + 0 }' /sys/kernel/debug/dma_buf/bufinfo)
+	echo "# zcam buffers with an importer attached: $attached; client 1 $(zcam_fds "$c1") fds, client 2 $(zcam_fds "$c2") fds"
+	check "zcam's buffers attached by the importers (bufinfo)" gt "$attached" 0
+	wait "$spid"; rs=$?; wait "$c1"; r1=$?; wait "$c2"; r2=$?
+	cat "$tmp/server.out" "$tmp/c1.out" "$tmp/c2.out" | grep '^zc-run' | sed 's/^/# /'
+	check "the three processes ran to EOS" eq "$rs$r1$r2" 000
+	got=$(stat "$tmp/c1.out" zcipcsrc0 pushed)
+	check "client 1 got frames" gt "$got" 0
+	check "nothing dropped for client 1" eq "$(stat "$tmp/c1.out" zcipcsrc0 dropped)" 0
+	check "client 1 encoded every frame it got ($got)" \
+		python3 "$top/tests/common/fwhtinfo.py" "$tmp/c1.fwht" --frames "$got" --width 640 --height 480
+	check "client 1 sent release fences back" gt "$(stat "$tmp/c1.out" zcipcsrc0 releases)" 0
+	check "client 2 showed frames" gt "$(stat "$tmp/c2.out" zckmssink0 shown)" 0
+	check "client 2 sent the display's release fences back" gt "$(stat "$tmp/c2.out" zcipcsrc0 release-fences)" 0
+	check "copies = 0 everywhere" eq "$(stat "$tmp/server.out" zcipcsink0 copies)$(stat "$tmp/c1.out" zcipcsrc0 copies)$(stat "$tmp/c2.out" zcipcsrc0 copies)$(stat "$tmp/c2.out" zckmssink0 copies)" 0000
+	check "no GST_PERFORMANCE copy line" no_copies "$tmp/server.err" "$tmp/c1.out.err" "$tmp/c2.out.err"
+	check "no dma-buf of zcam left" eq "$(zcam_bufs)" 0
+	check "no framebuffer left" eq "$(fbs)" "$fbs0"
+	;;
+kill)
+	fbs0=$(fbs)
+	encoder "$tmp/c1.out"
+	server 100000
+	check "client 1 streams" until_true 300 has_zcam_fds "$c1"
+	display "$tmp/c2.out"
+	check "client 2 streams" until_true 300 has_zcam_fds "$c2"
+	srvfds=$(nfds "$spid")
+	ok=0
+	for i in $(seq 20); do
+		kill -9 "$c2"; wait "$c2" 2>/dev/null
+		display "$tmp/c2.out"
+		until_true 300 has_zcam_fds "$c2" && ok=$((ok + 1))
+	done
+	check "client 2 killed and restarted 20 times, streaming again each time" eq "$ok" 20
+	until_true 50 eq "$(nfds "$spid")" "$srvfds"
+	check "the server's fds back to their count ($srvfds, now $(nfds "$spid"))" eq "$(nfds "$spid")" "$srvfds"
+	kill -9 "$c2"; wait "$c2" 2>/dev/null
+	kill -INT "$spid"; wait "$spid"; rs=$?
+	wait "$c1"; r1=$?
+	cat "$tmp/server.out" "$tmp/c1.out" | grep '^zc-run' | sed 's/^/# /'
+	check "server and client 1 ended cleanly" eq "$rs$r1" 00
+	check "the server saw every client 2 go" gt "$(stat "$tmp/server.out" zcipcsink0 disconnects)" 19
+	check "nothing dropped for client 1" eq "$(stat "$tmp/c1.out" zcipcsrc0 dropped)" 0
+	got=$(stat "$tmp/c1.out" zcipcsrc0 pushed)
+	check "client 1 encoded every frame it got ($got)" \
+		python3 "$top/tests/common/fwhtinfo.py" "$tmp/c1.fwht" --frames "$got" --width 640 --height 480
+	check "no dma-buf of zcam left" eq "$(zcam_bufs)" 0
+	check "no framebuffer left" eq "$(fbs)" "$fbs0"
+	echo "# $(sh "$top/tests/kmod/unload.sh" "$build/kmod/zcam.ko" | tr '\n' ';')"
+	check "zcam unloads (and is loaded again)" sh "$top/tests/kmod/unload.sh" "$build/kmod/zcam.ko"
+	;;
+slow)
+	$run zcipcsrc socket-path="$sock" ! identity sleep-time=300000 ! fakesink sync=false \
+		>"$tmp/slow.out" 2>&1 &
+	cs=$!; pids="$pids $cs"
+	$run zcipcsrc socket-path="$sock" ! zcfence ! fakesink sync=false >"$tmp/fast.out" 2>&1 &
+	cf=$!; pids="$pids $cf"
+	server 120
+	wait "$spid"; rs=$?; wait "$cs"; r1=$?; wait "$cf"; r2=$?
+	cat "$tmp/server.out" "$tmp/slow.out" "$tmp/fast.out" | grep '^zc-run' | sed 's/^/# /'
+	check "the three processes ran to EOS" eq "$rs$r1$r2" 000
+	check "the camera dropped nothing" eq "$(stat "$tmp/server.out" zcamsrc0 dropped)" 0
+	check "the camera captured every frame" eq "$(stat "$tmp/server.out" zcamsrc0 frames)" 120
+	check "the fast client got more frames than the slow one" \
+		gt "$(stat "$tmp/fast.out" zcipcsrc0 pushed)" "$(stat "$tmp/slow.out" zcipcsrc0 pushed)"
+	check "nothing dropped for the fast client" eq "$(stat "$tmp/fast.out" zcipcsrc0 dropped)" 0
+	check "frames dropped for the slow client" gt "$(stat "$tmp/slow.out" zcipcsrc0 dropped)" 0
+	;;
+fuzz)
+	$run zcipcsrc socket-path="$sock" ! zcfence ! fakesink sync=false >"$tmp/good.out" 2>&1 &
+	cg=$!; pids="$pids $cg"
+	server 100000
+	check "the good client streams" until_true 300 has_zcam_fds "$cg"
+	"$build/tests/ipc/ipc-fuzz" "$sock" "$spid" 10000 | tee "$tmp/fuzz.out" | sed 's/^/# /'
+	check "10,000 malformed messages: every hostile client disconnected, no fd leaked" \
+		grep -q '^ok' "$tmp/fuzz.out"
+	check "the server still serves the good client" kill -0 "$cg"
+	kill -INT "$spid"; wait "$spid"; rs=$?; wait "$cg"; rg=$?
+	cat "$tmp/server.out" "$tmp/good.out" | grep '^zc-run' | sed 's/^/# /'
+	check "server and good client ended cleanly" eq "$rs$rg" 00
+	check "nothing dropped for the good client" eq "$(stat "$tmp/good.out" zcipcsrc0 dropped)" 0
+	check "the server rejected the hostile clients" gt "$(stat "$tmp/server.out" zcipcsink0 rejected)" 5000
+	;;
+*) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+echo "1..$n"
+[ $failed = 0 ]
