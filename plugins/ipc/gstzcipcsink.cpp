@@ -171,10 +171,14 @@ enum {
 };
 static GParamSpec *g_properties[N_PROPS];
 
+/* Plain video/x-raw too: producers of dma-buf memory that do not use the
+ * caps feature (GStreamer 1.22's V4L2 elements); render() checks the
+ * memory. */
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE_WITH_FEATURES (
-        GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL)));
+        GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL) ";"
+        GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)));
 
 namespace {
 

@@ -122,7 +122,8 @@ static GParamSpec *g_properties[N_PROPS];
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE_WITH_FEATURES (
-        GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL)));
+        GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL) ";"
+        GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)));
 
 namespace {
 
@@ -447,21 +448,48 @@ gst_zc_ipc_src_query (GstBaseSrc *src, GstQuery *query)
   return GST_BASE_SRC_CLASS (gst_zc_ipc_src_parent_class)->query (src, query);
 }
 
-/* The caps are the server's: until its CAPS message arrives (in create)
- * there is nothing to negotiate; after it, they are set as they are. */
+namespace {
+
+/* The server's caps, offered with the DMABuf caps feature and without it:
+ * the memory is dma-buf either way, and GStreamer 1.22's V4L2 elements
+ * import dma-bufs only through plain video/x-raw caps. NULL before the
+ * server's CAPS message. */
+GstCaps *
+offered_caps (State *st)
+{
+  std::lock_guard<std::mutex> l (st->lock);
+  if (!st->caps)
+    return nullptr;
+  GstCaps *dmabuf = gst_caps_copy (st->caps);
+  gst_caps_set_features (dmabuf, 0,
+      gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
+  GstCaps *plain = gst_caps_copy (st->caps);
+  gst_caps_set_features (plain, 0, gst_caps_features_new_empty ());
+  return gst_caps_merge (dmabuf, plain);
+}
+
+} // namespace
+
+/* Until the server's CAPS message arrives (in create) there is nothing to
+ * negotiate; after it, the variant of its caps downstream takes first. */
 static gboolean
 gst_zc_ipc_src_negotiate (GstBaseSrc *src)
 {
   GstZcIpcSrc *self = GST_ZC_IPC_SRC (src);
-  GstCaps *caps;
-  {
-    std::lock_guard<std::mutex> l (self->state->lock);
-    caps = self->state->caps ? gst_caps_ref (self->state->caps) : nullptr;
-  }
+  GstCaps *caps = offered_caps (self->state);
   if (!caps)
     return TRUE;
-  gboolean ok = gst_base_src_set_caps (src, caps);
+  GstCaps *peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (src), caps);
   gst_caps_unref (caps);
+  if (gst_caps_is_empty (peer)) {
+    gst_caps_unref (peer);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Downstream accepts none of the server's caps"), (NULL));
+    return FALSE;
+  }
+  peer = gst_caps_fixate (peer);
+  gboolean ok = gst_base_src_set_caps (src, peer);
+  gst_caps_unref (peer);
   return ok;
 }
 
@@ -469,11 +497,7 @@ static GstCaps *
 gst_zc_ipc_src_get_caps (GstBaseSrc *src, GstCaps *filter)
 {
   GstZcIpcSrc *self = GST_ZC_IPC_SRC (src);
-  GstCaps *caps;
-  {
-    std::lock_guard<std::mutex> l (self->state->lock);
-    caps = self->state->caps ? gst_caps_ref (self->state->caps) : nullptr;
-  }
+  GstCaps *caps = offered_caps (self->state);
   if (!caps)
     caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (src));
   if (filter) {
@@ -622,9 +646,8 @@ gst_zc_ipc_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     if (ret != GST_FLOW_OK)
       return ret;
     if (caps) {
-      gboolean ok = gst_base_src_set_caps (GST_BASE_SRC (self), caps);
       gst_caps_unref (caps);
-      if (!ok)
+      if (!gst_zc_ipc_src_negotiate (GST_BASE_SRC (self)))
         return GST_FLOW_NOT_NEGOTIATED;
       continue;
     }

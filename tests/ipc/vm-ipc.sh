@@ -23,13 +23,20 @@ set -u
 scenario=$1 top=$2 build=$3
 [ -e /dev/zcam0 ] || { echo "1..0 # SKIP no /dev/zcam0: run inside the test VM"; exit 77; }
 export GST_PLUGIN_PATH="$build/plugins" GST_DEBUG_NO_COLOR=1
-run="$build/tools/zc-run"
-tmp=$(mktemp -d /tmp/vm-ipc.XXXXXX)
-sock=$tmp/camera.sock
+# Every process ends by itself; --timeout only keeps a broken run from
+# hanging the suite.
+run="$build/tools/zc-run --timeout 400"
+# ZC_IPC_KEEP=DIR keeps the processes' output there.
+if [ -n "${ZC_IPC_KEEP:-}" ]; then
+	tmp=$ZC_IPC_KEEP; rm -rf "$tmp"; mkdir -p "$tmp"
+else
+	tmp=$(mktemp -d /tmp/vm-ipc.XXXXXX)
+fi
+sock=/tmp/vm-ipc-$$.sock
 pids=
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$tmp"
+	[ -n "${ZC_IPC_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 n=0 failed=0
@@ -50,13 +57,19 @@ gt() { [ "${1:-0}" -gt "$2" ]; }
 zcam_fds() { grep -l '^exp_name:.*zcam' /proc/"$1"/fdinfo/* 2>/dev/null | wc -l; }
 nfds() { ls /proc/"$1"/fd | wc -l; }
 # until_true TRIES COMMAND...: retries every 0.2 s (a bounded wait for a
-# state, not a timing assertion).
+# state, not a timing assertion); gives up at once when COMMAND returns 2.
 until_true() {
 	t=$1; shift
-	while [ "$t" -gt 0 ]; do "$@" && return 0; t=$((t - 1)); sleep 0.2; done
+	while [ "$t" -gt 0 ]; do
+		"$@"; r=$?
+		[ $r = 0 ] && return 0
+		[ $r = 2 ] && return 1
+		t=$((t - 1)); sleep 0.2
+	done
 	return 1
 }
-has_zcam_fds() { [ "$(zcam_fds "$1")" -gt 0 ]; }
+# PID holds a zcam dma-buf; 2 when PID is gone.
+has_zcam_fds() { kill -0 "$1" 2>/dev/null || return 2; [ "$(zcam_fds "$1")" -gt 0 ]; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
 fbs() { cat /sys/kernel/debug/dri/*/framebuffer 2>/dev/null | grep -c '^framebuffer\['; }
 zcam_bufs() { grep -c '	zcam	' /sys/kernel/debug/dma_buf/bufinfo; }
