@@ -11,8 +11,8 @@
 G_BEGIN_DECLS
 
 #define GST_TYPE_ZC_HAND_OUT_POOL (gst_zc_hand_out_pool_get_type ())
-G_DECLARE_FINAL_TYPE (GstZcHandOutPool, gst_zc_hand_out_pool, GST, ZC_HAND_OUT_POOL,
-    GstBufferPool)
+G_DECLARE_FINAL_TYPE (GstZcHandOutPool, gst_zc_hand_out_pool, GST,
+    ZC_HAND_OUT_POOL, GstBufferPool)
 
 /* Called (with the pool's lock held) with the returned buffer; takes it. */
 typedef void (
@@ -21,7 +21,8 @@ typedef void (
 GstBufferPool *
 gst_zc_hand_out_pool_new (GstZcHandOutPoolReturnFunc func, gpointer user_data);
 
-GstBuffer *gst_zc_hand_out_pool_hand_out (GstZcHandOutPool *pool, GstBuffer *buffer);
+GstBuffer *
+gst_zc_hand_out_pool_hand_out (GstZcHandOutPool *pool, GstBuffer *buffer);
 
 void gst_zc_hand_out_pool_detach (GstZcHandOutPool *pool);
 

@@ -78,10 +78,10 @@ constexpr int MAX_READS_PER_ROUND = 32;
 struct Slot
 {
   guint32 id = 0;
-  GstMemory *mem = nullptr; /* our ref: the identity of the buffer */
-  int dmabuf_fd = -1;       /* owned by mem */
-  GstBuffer *buffer = nullptr; /* our ref while a client holds it */
-  guint64 held_by = 0;         /* a bit per client */
+  GstMemory *mem = nullptr;     /* our ref: the identity of the buffer */
+  int dmabuf_fd = -1;           /* owned by mem */
+  GstBuffer *buffer = nullptr;  /* our ref while a client holds it */
+  guint64 held_by = 0;          /* a bit per client */
   std::vector<UniqueFd> fences; /* release fences of this lap */
   bool stale = false;           /* of an earlier caps; freed at release */
   ipc::BufferMsg msg {};
@@ -124,8 +124,8 @@ struct Props
  */
 struct State
 {
-  Props props;          /* under GST_OBJECT_LOCK */
-  Props run;            /* copy taken at start */
+  Props props; /* under GST_OBJECT_LOCK */
+  Props run;   /* copy taken at start */
   std::thread thread;
   zc::Wakeup wakeup;
   UniqueFd listen;
@@ -177,8 +177,8 @@ static GParamSpec *g_properties[N_PROPS];
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE_WITH_FEATURES (
-        GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL) ";"
-        GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)));
+        GST_CAPS_FEATURE_MEMORY_DMABUF,
+        GST_VIDEO_FORMATS_ALL) ";" GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)));
 
 namespace {
 
@@ -210,8 +210,10 @@ send_caps (GstZcIpcSink *self, Client &c)
   g_free (str);
   c.announced.clear ();
   if (send_control (c, msg.get (), sizeof (*msg)) < 0) {
-    GST_WARNING_OBJECT (self, "client %" G_GUINT64_FORMAT " does not take "
-        "the caps: disconnecting it", c.serial);
+    GST_WARNING_OBJECT (self,
+        "client %" G_GUINT64_FORMAT " does not take "
+        "the caps: disconnecting it",
+        c.serial);
     c.dead = true;
   }
 }
@@ -259,7 +261,8 @@ void
 disconnect (GstZcIpcSink *self, Client &c, std::vector<GstBuffer *> &unref)
 {
   State *st = self->state;
-  GST_INFO_OBJECT (self, "client %" G_GUINT64_FORMAT " gone: it held %u "
+  GST_INFO_OBJECT (self,
+      "client %" G_GUINT64_FORMAT " gone: it held %u "
       "frames, got %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT,
       c.serial, c.held, c.pushed, c.dropped);
   guint64 bit = guint64 (1) << c.bit;
@@ -280,8 +283,10 @@ disconnect (GstZcIpcSink *self, Client &c, std::vector<GstBuffer *> &unref)
 void
 reject (GstZcIpcSink *self, Client &c, const char *why)
 {
-  GST_WARNING_OBJECT (self, "client %" G_GUINT64_FORMAT ": %s; "
-      "disconnecting it", c.serial, why);
+  GST_WARNING_OBJECT (self,
+      "client %" G_GUINT64_FORMAT ": %s; "
+      "disconnecting it",
+      c.serial, why);
   self->state->rejected++;
   c.dead = true;
 }
@@ -350,16 +355,17 @@ accept_clients (GstZcIpcSink *self)
     while (bit < st->run.max_clients && (used & (guint64 (1) << bit)))
       bit++;
     if (bit >= st->run.max_clients) {
-      GST_WARNING_OBJECT (self, "refusing a client: %u clients connected "
-          "(max-clients)", st->run.max_clients);
+      GST_WARNING_OBJECT (self,
+          "refusing a client: %u clients connected "
+          "(max-clients)",
+          st->run.max_clients);
       continue;
     }
     auto c = std::make_unique<Client> ();
     c->sock = std::move (fd);
     c->bit = bit;
     c->serial = st->next_serial++;
-    GST_INFO_OBJECT (self, "client %" G_GUINT64_FORMAT " connected",
-        c->serial);
+    GST_INFO_OBJECT (self, "client %" G_GUINT64_FORMAT " connected", c->serial);
     if (st->caps)
       send_caps (self, *c);
     st->clients.push_back (std::move (c));
@@ -445,7 +451,8 @@ server_loop (GstZcIpcSink *self)
         }
         if (!signalled) {
           st->release_timeouts++;
-          GST_WARNING_OBJECT (self, "a release fence did not signal within "
+          GST_WARNING_OBJECT (self,
+              "a release fence did not signal within "
               "release-timeout; returning the buffer anyway");
         }
         unref.push_back (p.buffer);
@@ -497,8 +504,8 @@ open_socket (GstZcIpcSink *self)
       return FALSE;
     }
     UniqueFd probe (socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (probe && connect (probe.get (), (struct sockaddr *) &addr,
-                     sizeof (addr)) == 0) {
+    if (probe &&
+        connect (probe.get (), (struct sockaddr *) &addr, sizeof (addr)) == 0) {
       GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
           ("socket-path \"%s\" is served by another process; stop it or "
            "choose another path",
@@ -509,10 +516,10 @@ open_socket (GstZcIpcSink *self)
     GST_INFO_OBJECT (self, "removing the stale socket %s", path.c_str ());
     unlink (path.c_str ());
   }
-  st->listen.reset (socket (AF_UNIX,
-      SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!st->listen || bind (st->listen.get (), (struct sockaddr *) &addr,
-                         sizeof (addr)) < 0) {
+  st->listen.reset (
+      socket (AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!st->listen ||
+      bind (st->listen.get (), (struct sockaddr *) &addr, sizeof (addr)) < 0) {
     int err = errno;
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Cannot create the socket \"%s\": %s; check socket-path and the "
@@ -690,8 +697,7 @@ gst_zc_ipc_sink_render (GstBaseSink *sink, GstBuffer *buffer)
         ("zcipcsink shares dma-buf frames of one memory only; this buffer "
          "has %u memories%s. Put it behind a dma-buf producer (zcamsrc, "
          "v4l2src io-mode=dmabuf)",
-            gst_buffer_n_memory (buffer),
-            mem ? " not in dma-buf memory" : ""),
+            gst_buffer_n_memory (buffer), mem ? " not in dma-buf memory" : ""),
         (NULL));
     return GST_FLOW_ERROR;
   }
@@ -717,8 +723,7 @@ gst_zc_ipc_sink_render (GstBaseSink *sink, GstBuffer *buffer)
   std::lock_guard<std::mutex> l (st->lock);
   st->frames++;
   if (!st->caps) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-        ("buffer before caps"));
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("buffer before caps"));
     return GST_FLOW_NOT_NEGOTIATED;
   }
   Slot *slot = nullptr;
@@ -810,8 +815,7 @@ gst_zc_ipc_sink_event (GstBaseSink *sink, GstEvent *event)
         c->dead = true;
     st->wakeup.signal ();
   }
-  return GST_BASE_SINK_CLASS (gst_zc_ipc_sink_parent_class)
-      ->event (sink, event);
+  return GST_BASE_SINK_CLASS (gst_zc_ipc_sink_parent_class)->event (sink, event);
 }
 
 static GstStructure *
@@ -939,8 +943,8 @@ gst_zc_ipc_sink_class_init (GstZcIpcSinkClass *klass)
   gobject_class->get_property = gst_zc_ipc_sink_get_property;
   gobject_class->finalize = gst_zc_ipc_sink_finalize;
 
-  const GParamFlags rw = GParamFlags (G_PARAM_READWRITE |
-      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const GParamFlags rw = GParamFlags (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstZcIpcSink:socket-path:
    *
@@ -984,8 +988,8 @@ gst_zc_ipc_sink_class_init (GstZcIpcSinkClass *klass)
    * the log). Buffers with a fence meta carry the fences upstream instead.
    */
   g_properties[PROP_RELEASE_TIMEOUT] = g_param_spec_uint64 ("release-timeout",
-      "Release timeout", "Longest wait for release fences (ns)", 0,
-      G_MAXUINT64, DEFAULT_RELEASE_TIMEOUT, rw);
+      "Release timeout", "Longest wait for release fences (ns)", 0, G_MAXUINT64,
+      DEFAULT_RELEASE_TIMEOUT, rw);
   /**
    * GstZcIpcSink:stats:
    *
@@ -1005,14 +1009,14 @@ gst_zc_ipc_sink_class_init (GstZcIpcSinkClass *klass)
   sink_class->start = GST_DEBUG_FUNCPTR (gst_zc_ipc_sink_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_zc_ipc_sink_stop);
   sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_zc_ipc_sink_set_caps);
-  sink_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_zc_ipc_sink_propose_allocation);
+  sink_class->propose_allocation = GST_DEBUG_FUNCPTR (
+      gst_zc_ipc_sink_propose_allocation);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_zc_ipc_sink_render);
   sink_class->event = GST_DEBUG_FUNCPTR (gst_zc_ipc_sink_event);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_set_static_metadata (element_class,
-      "Zero-copy IPC sink", "Sink/Video",
+  gst_element_class_set_static_metadata (element_class, "Zero-copy IPC sink",
+      "Sink/Video",
       "Serves dma-buf frames and their fences to other processes over a "
       "Unix socket",
       "gst-zerocopy");

@@ -116,14 +116,20 @@ G_DEFINE_TYPE_WITH_CODE (GstZcIpcSrc, gst_zc_ipc_src, GST_TYPE_PUSH_SRC,
 GST_ELEMENT_REGISTER_DEFINE (zcipcsrc, "zcipcsrc", GST_RANK_NONE,
     GST_TYPE_ZC_IPC_SRC);
 
-enum { PROP_0, PROP_SOCKET_PATH, PROP_TIMEOUT, PROP_STATS, N_PROPS };
+enum {
+  PROP_0,
+  PROP_SOCKET_PATH,
+  PROP_TIMEOUT,
+  PROP_STATS,
+  N_PROPS
+};
 static GParamSpec *g_properties[N_PROPS];
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE_WITH_FEATURES (
-        GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL) ";"
-        GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)));
+        GST_CAPS_FEATURE_MEMORY_DMABUF,
+        GST_VIDEO_FORMATS_ALL) ";" GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)));
 
 namespace {
 
@@ -201,8 +207,8 @@ connect_server (GstZcIpcSrc *self, bool *flushing)
   int err = 0;
   for (;;) {
     UniqueFd fd (socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (fd && connect (fd.get (), (struct sockaddr *) &addr, sizeof (addr)) ==
-            0) {
+    if (fd &&
+        connect (fd.get (), (struct sockaddr *) &addr, sizeof (addr)) == 0) {
       std::lock_guard<std::mutex> l (st->lock);
       st->sock = std::move (fd);
       GST_INFO_OBJECT (self, "connected to %s", path.c_str ());
@@ -243,8 +249,8 @@ to_running_time (GstZcIpcSrc *self, gint64 mono)
     return GST_CLOCK_TIME_NONE;
   gint64 offset = zc::monotonic_ns () - gint64 (gst_clock_get_time (clock));
   gst_object_unref (clock);
-  gint64 rt = mono - offset - gint64 (gst_element_get_base_time (
-                                  GST_ELEMENT (self)));
+  gint64 rt = mono - offset -
+      gint64 (gst_element_get_base_time (GST_ELEMENT (self)));
   return rt < 0 ? 0 : GstClockTime (rt);
 }
 
@@ -273,8 +279,8 @@ add_buffer (GstZcIpcSrc *self, const ipc::BufferMsg &m, UniqueFd fd,
   }
   gint64 size = zc::fd_size (fd.get ());
   if (m.n_planes < 1 || m.n_planes > ipc::MAX_PLANES || m.size == 0 ||
-      size < 0 || guint64 (size) < m.size ||
-      m.format != guint32 (st->format) || !m.width || !m.height) {
+      size < 0 || guint64 (size) < m.size || m.format != guint32 (st->format) ||
+      !m.width || !m.height) {
     *why = "buffer layout out of range (planes, size, or a format other "
            "than the caps')";
     return false;
@@ -595,8 +601,9 @@ gst_zc_ipc_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
           auto it = st->slots.find (fm.id);
           if (msg.fds.size () != (has_fence ? 1u : 0u) ||
               it == st->slots.end () || it->second.out || it->second.stale) {
-            protocol_error (self, "frame in an unknown or busy buffer, or "
-                                  "its fence count is wrong");
+            protocol_error (self,
+                "frame in an unknown or busy buffer, or "
+                "its fence count is wrong");
             return GST_FLOW_ERROR;
           }
           GstBuffer *buf = it->second.buffer;
@@ -615,10 +622,11 @@ gst_zc_ipc_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
           st->server_sent = fm.sent + 1;
           st->server_dropped = fm.dropped;
           got_frame = true;
-          GST_LOG_OBJECT (self, "frame in buffer %u, offset %" G_GUINT64_FORMAT
+          GST_LOG_OBJECT (self,
+              "frame in buffer %u, offset %" G_GUINT64_FORMAT
               ", pts %" GST_TIME_FORMAT " (captured %" G_GINT64_FORMAT
-              " ns ago)", fm.id, fm.offset,
-              GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+              " ns ago)",
+              fm.id, fm.offset, GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
               zc::monotonic_ns () - fm.pts_mono);
           *outbuf = buf;
           break;
@@ -756,8 +764,8 @@ gst_zc_ipc_src_class_init (GstZcIpcSrcClass *klass)
   gobject_class->get_property = gst_zc_ipc_src_get_property;
   gobject_class->finalize = gst_zc_ipc_src_finalize;
 
-  const GParamFlags rw = GParamFlags (G_PARAM_READWRITE |
-      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const GParamFlags rw = GParamFlags (
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstZcIpcSrc:socket-path:
    *

@@ -10,8 +10,7 @@
 G_BEGIN_DECLS
 
 #define GST_TYPE_ZC_IPC_SRC (gst_zc_ipc_src_get_type ())
-G_DECLARE_FINAL_TYPE (GstZcIpcSrc, gst_zc_ipc_src, GST, ZC_IPC_SRC,
-    GstPushSrc)
+G_DECLARE_FINAL_TYPE (GstZcIpcSrc, gst_zc_ipc_src, GST, ZC_IPC_SRC, GstPushSrc)
 
 GST_ELEMENT_REGISTER_DECLARE (zcipcsrc);
 
