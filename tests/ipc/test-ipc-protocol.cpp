@@ -102,32 +102,29 @@ main ()
     void (*mutate) (ipc::ReleaseMsg &, size_t &, int &);
   };
   const Bad bad[] = {
-    { "bad magic", [] (ipc::ReleaseMsg &m, size_t &, int &) {
-       m.hdr.magic = 0;
-     } },
-    { "bad version", [] (ipc::ReleaseMsg &m, size_t &, int &) {
-       m.hdr.version = 2;
-     } },
-    { "unknown type", [] (ipc::ReleaseMsg &m, size_t &, int &) {
-       m.hdr.type = 99;
-     } },
-    { "size field wrong", [] (ipc::ReleaseMsg &m, size_t &, int &) {
-       m.hdr.size += 4;
-     } },
-    { "short message", [] (ipc::ReleaseMsg &, size_t &size, int &) {
-       size = 10;
-     } },
-    { "size of another type", [] (ipc::ReleaseMsg &m, size_t &, int &) {
-       m.hdr.type = uint16_t (ipc::Type::EOS);
-     } },
+    { "bad magic",
+        [] (ipc::ReleaseMsg &m, size_t &, int &) { m.hdr.magic = 0; } },
+    { "bad version",
+        [] (ipc::ReleaseMsg &m, size_t &, int &) { m.hdr.version = 2; } },
+    { "unknown type",
+        [] (ipc::ReleaseMsg &m, size_t &, int &) { m.hdr.type = 99; } },
+    { "size field wrong",
+        [] (ipc::ReleaseMsg &m, size_t &, int &) { m.hdr.size += 4; } },
+    { "short message",
+        [] (ipc::ReleaseMsg &, size_t &size, int &) { size = 10; } },
+    { "size of another type",
+        [] (ipc::ReleaseMsg &m, size_t &, int &) {
+          m.hdr.type = uint16_t (ipc::Type::EOS);
+        } },
     { "fd count in the header without fds",
         [] (ipc::ReleaseMsg &m, size_t &, int &) { m.hdr.n_fds = 1; } },
     { "fds the header does not count",
         [] (ipc::ReleaseMsg &, size_t &, int &n) { n = 1; } },
-    { "too many fds", [] (ipc::ReleaseMsg &m, size_t &, int &n) {
-       n = 20;
-       m.hdr.n_fds = 20;
-     } },
+    { "too many fds",
+        [] (ipc::ReleaseMsg &m, size_t &, int &n) {
+          n = 20;
+          m.hdr.n_fds = 20;
+        } },
   };
   for (const Bad &t : bad) {
     ipc::ReleaseMsg m {};
