@@ -37,6 +37,16 @@ stat_name (Stat stat)
       return "latency";
     case Stat::FLIP_LATENCY:
       return "flip-latency";
+    case Stat::CLIENTS:
+      return "clients";
+    case Stat::RELEASES:
+      return "releases";
+    case Stat::RELEASE_FENCES:
+      return "release-fences";
+    case Stat::DISCONNECTS:
+      return "disconnects";
+    case Stat::REJECTED:
+      return "rejected";
   }
   return "unknown";
 }
@@ -47,7 +57,14 @@ stats_new (GstElement *element,
 {
   GstElementFactory *f = gst_element_get_factory (element);
   std::string name = f ? GST_OBJECT_NAME (f) : G_OBJECT_TYPE_NAME (element);
-  GstStructure *s = gst_structure_new_empty ((name + "-stats").c_str ());
+  return stats_new ((name + "-stats").c_str (), fields);
+}
+
+GstStructure *
+stats_new (const char *name,
+    std::initializer_list<std::pair<Stat, guint64>> fields)
+{
+  GstStructure *s = gst_structure_new_empty (name);
   for (const auto &[stat, value] : fields)
     gst_structure_set (s, stat_name (stat), G_TYPE_UINT64, value, NULL);
   return s;

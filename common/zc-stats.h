@@ -36,6 +36,13 @@ enum class Stat {
   LATENCY,        /* "latency": the minimum latency the element answers
                       in LATENCY queries (ns) */
   FLIP_LATENCY,   /* "flip-latency": mean time from commit to flip (ns) */
+  CLIENTS,        /* "clients": peers connected now (an IPC server) */
+  RELEASES,       /* "releases": frames given back to the producer (IPC) */
+  RELEASE_FENCES, /* "release-fences": releases that carried a fence */
+  DISCONNECTS,    /* "disconnects": peers that went away or were thrown
+                      out */
+  REJECTED,       /* "rejected": peers disconnected for a malformed
+                      message */
 };
 
 /* The field name of @stat. */
@@ -46,6 +53,10 @@ const char *stat_name (Stat stat);
  * @fields in order. The caller may add element-specific string fields.
  */
 GstStructure *stats_new (GstElement *element,
+    std::initializer_list<std::pair<Stat, guint64>> fields);
+
+/* The same for a structure of another name (per-peer entries). */
+GstStructure *stats_new (const char *name,
     std::initializer_list<std::pair<Stat, guint64>> fields);
 
 /* The GParamSpec of every element's `stats` property. */

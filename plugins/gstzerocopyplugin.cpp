@@ -7,6 +7,8 @@
 #include "gstzcamdeviceprovider.h"
 #include "gstzcamsrc.h"
 #include "gstzcfence.h"
+#include "gstzcipcsink.h"
+#include "gstzcipcsrc.h"
 #ifdef HAVE_ZCKMSSINK
 #include "gstzckmssink.h"
 #endif
@@ -18,6 +20,8 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (zcamsrc, plugin);
   ret |= GST_DEVICE_PROVIDER_REGISTER (zcamdeviceprovider, plugin);
   ret |= GST_ELEMENT_REGISTER (zcfence, plugin);
+  ret |= GST_ELEMENT_REGISTER (zcipcsink, plugin);
+  ret |= GST_ELEMENT_REGISTER (zcipcsrc, plugin);
 #ifdef HAVE_ZCKMSSINK
   ret |= GST_ELEMENT_REGISTER (zckmssink, plugin);
 #endif

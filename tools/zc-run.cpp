@@ -17,6 +17,9 @@
 //   - --latency: capture-to-display latency of the frames zckmssink showed;
 //     see LatencyProbe below for how it is measured.
 //
+//   - SIGINT / SIGTERM send EOS (like gst-launch-1.0 -e), so a pipeline
+//     with a live source ends with its stats printed.
+//
 // Exit status: 0 at EOS, 1 on an error message or a failed capture, 2 on a
 // usage error.
 #include <gst/gst.h>
@@ -39,7 +42,11 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
+
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace {
@@ -447,6 +454,33 @@ note_qos (QosDrops &qos, GstMessage *msg)
   qos.emplace_back (name, dropped);
 }
 
+// SIGINT and SIGTERM are blocked in every thread and taken by one that
+// sleeps in sigwait(): it sends EOS to the pipeline (or exits before there
+// is one).
+std::atomic<GstElement *> g_pipeline { nullptr };
+
+void
+start_signal_thread ()
+{
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  pthread_sigmask (SIG_BLOCK, &set, nullptr);
+  std::thread ([set] () {
+    for (;;) {
+      int sig = 0;
+      if (sigwait (&set, &sig) != 0)
+        continue;
+      GstElement *p = g_pipeline.load ();
+      if (!p)
+        _exit (128 + sig);
+      g_print ("zc-run: signal %d: sending EOS\n", sig);
+      gst_element_send_event (p, gst_event_new_eos ());
+    }
+  }).detach ();
+}
+
 // Runs the pipeline until EOS or an error; true at EOS.
 bool
 run_to_eos (GstElement *pipeline, double timeout, QosDrops &qos)
@@ -562,6 +596,7 @@ main (int argc, char **argv)
     fputs (usage_text, stderr);
     return 2;
   }
+  start_signal_thread ();
   gst_init (nullptr, nullptr);
 
   GError *err = nullptr;
@@ -642,6 +677,7 @@ main (int argc, char **argv)
 
   int rc = 0;
   QosDrops qos;
+  g_pipeline = pipeline;
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE) {
     // The error message on the bus says why.
@@ -753,6 +789,7 @@ main (int argc, char **argv)
   json += "\n}\n";
 
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_pipeline = nullptr;
   gst_object_unref (pipeline);
 
   if (opt.json) {

@@ -23,7 +23,7 @@
  */
 #include "gstzcamsrc.h"
 
-#include "gstzcamsrcpool.h"
+#include "gstzchandoutpool.h"
 #include "zc-downstream-copy.h"
 #include "zc-fd.h"
 #include "zc-glib.h"
@@ -835,8 +835,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     }
 
     /* Step::PUSH */
-    GstBuffer *out = gst_zcam_src_pool_hand_out (GST_ZCAM_SRC_POOL (st->pool),
-        buffer);
+    GstBuffer *out =
+        gst_zc_hand_out_pool_hand_out (GST_ZC_HAND_OUT_POOL (st->pool), buffer);
     if (!out) {
       std::lock_guard<std::mutex> lock (st->lock);
       st->slots[idx].buffer = nullptr;

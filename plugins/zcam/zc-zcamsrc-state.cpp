@@ -5,7 +5,7 @@
  */
 #include "zc-zcamsrc-state.h"
 
-#include "gstzcamsrcpool.h"
+#include "gstzchandoutpool.h"
 #include "zc-fd.h"
 #include "zc-glib.h"
 
@@ -61,7 +61,7 @@ void
 ZcamSrcState::free_slots ()
 {
   if (pool) {
-    gst_zcam_src_pool_detach (GST_ZCAM_SRC_POOL (pool));
+    gst_zc_hand_out_pool_detach (GST_ZC_HAND_OUT_POOL (pool));
     gst_clear_object (&pool);
   }
   std::lock_guard<std::mutex> guard (lock);
@@ -130,7 +130,7 @@ ZcamSrcState::create_slots (guint count)
     fresh[i].dmabuf_fd = raw;
   }
 
-  pool = gst_zcam_src_pool_new (buffer_returned, this);
+  pool = gst_zc_hand_out_pool_new (buffer_returned, this);
   std::lock_guard<std::mutex> guard (lock);
   slots = std::move (fresh);
   ready.clear ();

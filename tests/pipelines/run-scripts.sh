@@ -96,6 +96,18 @@ if run camera-encode-display FRAMES=$frames OUT="$tmp/tee.fwht"; then
 	check_fwht "$tmp/tee.fwht" $frames 640 480
 fi
 
+if run camera-ipc FRAMES=$frames OUT="$tmp/ipc.fwht" SOCKET="$tmp/ipc.sock"; then
+	check_src "$tmp/camera-ipc.out" $frames
+	check_sink "$tmp/camera-ipc.out"
+	for e in zcipcsink0 recorder display; do
+		c=$(stat "$tmp/camera-ipc.out" $e copies)
+		[ "$c" = 0 ] || fail "camera-ipc: $e copies=$c, expected 0"
+	done
+	got=$(stat "$tmp/camera-ipc.out" recorder pushed)
+	[ "${got:-0}" -gt 0 ] || fail "camera-ipc: the recorder got no frame"
+	check_fwht "$tmp/ipc.fwht" "${got:-0}" 640 480
+fi
+
 if run v4l2src-import FRAMES=$frames; then
 	check_sink "$tmp/v4l2src-import.out"
 fi

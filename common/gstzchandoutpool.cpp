@@ -1,36 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The pool does not own a free list: zcamsrc decides which buffer goes out
- * next (the one the kernel filled), so acquire returns the buffer that
- * gst_zcam_src_pool_hand_out() names. Going through the pool's acquire
+ * The pool does not own a free list: its owner (zcamsrc, zcipcsrc) decides
+ * which buffer goes out next (the one the kernel filled, the one the IPC
+ * server named), so acquire returns the buffer that
+ * gst_zc_hand_out_pool_hand_out() names. Going through the pool's acquire
  * keeps GstBufferPool's accounting right, so a returning buffer ends up in
- * release_buffer(), which gives it back to zcamsrc with its fence meta and
- * its release fences intact. After detach (zcamsrc stopped) returning
+ * release_buffer(), which gives it back to the owner with its fence meta and
+ * its release fences intact. After detach (the owner stopped) returning
  * buffers are freed; the pool lives as long as a buffer is out.
  */
-#include "gstzcamsrcpool.h"
+#include "gstzchandoutpool.h"
 #include "zc-glib.h"
 
 #include <mutex>
 
-GST_DEBUG_CATEGORY_STATIC (gst_zcam_src_pool_debug);
-#define GST_CAT_DEFAULT gst_zcam_src_pool_debug
+GST_DEBUG_CATEGORY_STATIC (gst_zc_hand_out_pool_debug);
+#define GST_CAT_DEFAULT gst_zc_hand_out_pool_debug
 
-struct _GstZcamSrcPool
+struct _GstZcHandOutPool
 {
   GstBufferPool parent;
 
-  /* Protects the fields below; taken before zcamsrc's own lock. */
+  /* Protects the fields below; taken before the owner's own lock. */
   GMutex lock;
-  GstZcamSrcPoolReturnFunc func;
+  GstZcHandOutPoolReturnFunc func;
   gpointer user_data;
   GstBuffer *next;
 };
 
-G_DEFINE_TYPE_WITH_CODE (GstZcamSrcPool, gst_zcam_src_pool,
+G_DEFINE_TYPE_WITH_CODE (GstZcHandOutPool, gst_zc_hand_out_pool,
     GST_TYPE_BUFFER_POOL,
-    GST_DEBUG_CATEGORY_INIT (gst_zcam_src_pool_debug, "zcamsrcpool", 0,
-        "zcamsrc buffer pool"));
+    GST_DEBUG_CATEGORY_INIT (gst_zc_hand_out_pool_debug, "zchandoutpool", 0,
+        "hand-out buffer pool"));
 
 namespace {
 
@@ -38,7 +39,7 @@ GstFlowReturn
 pool_acquire (GstBufferPool *pool, GstBuffer **buffer,
     GstBufferPoolAcquireParams *)
 {
-  GstZcamSrcPool *self = GST_ZCAM_SRC_POOL (pool);
+  GstZcHandOutPool *self = GST_ZC_HAND_OUT_POOL (pool);
   zc::MutexLock lock (&self->lock);
   if (!self->next)
     return GST_FLOW_ERROR;
@@ -63,7 +64,7 @@ pool_reset (GstBufferPool *, GstBuffer *buffer)
 void
 pool_release (GstBufferPool *pool, GstBuffer *buffer)
 {
-  GstZcamSrcPool *self = GST_ZCAM_SRC_POOL (pool);
+  GstZcHandOutPool *self = GST_ZC_HAND_OUT_POOL (pool);
   zc::MutexLock lock (&self->lock);
   if (self->func) {
     self->func (self->user_data, buffer);
@@ -76,36 +77,36 @@ pool_release (GstBufferPool *pool, GstBuffer *buffer)
 } // namespace
 
 static void
-gst_zcam_src_pool_finalize (GObject *object)
+gst_zc_hand_out_pool_finalize (GObject *object)
 {
-  GstZcamSrcPool *self = GST_ZCAM_SRC_POOL (object);
+  GstZcHandOutPool *self = GST_ZC_HAND_OUT_POOL (object);
   g_mutex_clear (&self->lock);
-  G_OBJECT_CLASS (gst_zcam_src_pool_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_zc_hand_out_pool_parent_class)->finalize (object);
 }
 
 static void
-gst_zcam_src_pool_class_init (GstZcamSrcPoolClass *klass)
+gst_zc_hand_out_pool_class_init (GstZcHandOutPoolClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstBufferPoolClass *pool_class = GST_BUFFER_POOL_CLASS (klass);
 
-  gobject_class->finalize = gst_zcam_src_pool_finalize;
+  gobject_class->finalize = gst_zc_hand_out_pool_finalize;
   pool_class->acquire_buffer = pool_acquire;
   pool_class->reset_buffer = pool_reset;
   pool_class->release_buffer = pool_release;
 }
 
 static void
-gst_zcam_src_pool_init (GstZcamSrcPool *self)
+gst_zc_hand_out_pool_init (GstZcHandOutPool *self)
 {
   g_mutex_init (&self->lock);
 }
 
 GstBufferPool *
-gst_zcam_src_pool_new (GstZcamSrcPoolReturnFunc func, gpointer user_data)
+gst_zc_hand_out_pool_new (GstZcHandOutPoolReturnFunc func, gpointer user_data)
 {
-  GstZcamSrcPool *self = GST_ZCAM_SRC_POOL (
-      g_object_new (GST_TYPE_ZCAM_SRC_POOL, NULL));
+  GstZcHandOutPool *self = GST_ZC_HAND_OUT_POOL (
+      g_object_new (GST_TYPE_ZC_HAND_OUT_POOL, NULL));
   gst_object_ref_sink (self);
   self->func = func;
   self->user_data = user_data;
@@ -121,7 +122,7 @@ gst_zcam_src_pool_new (GstZcamSrcPoolReturnFunc func, gpointer user_data)
 
 /* Hands @buffer (transfer full) out through the pool; NULL when inactive. */
 GstBuffer *
-gst_zcam_src_pool_hand_out (GstZcamSrcPool *self, GstBuffer *buffer)
+gst_zc_hand_out_pool_hand_out (GstZcHandOutPool *self, GstBuffer *buffer)
 {
   {
     zc::MutexLock lock (&self->lock);
@@ -141,7 +142,7 @@ gst_zcam_src_pool_hand_out (GstZcamSrcPool *self, GstBuffer *buffer)
 
 /* After this, returning buffers are freed instead of reported. */
 void
-gst_zcam_src_pool_detach (GstZcamSrcPool *self)
+gst_zc_hand_out_pool_detach (GstZcHandOutPool *self)
 {
   {
     zc::MutexLock lock (&self->lock);
