@@ -154,9 +154,9 @@ new_vgem (GstZcTestFence *f, GError **error)
   /* The fence is in the buffer's reservation object as a writer's fence;
    * a reader's sync_file of the dma-buf is that fence alone. */
   zc::UniqueFd dmabuf (f->bo.export_dmabuf ());
-  int fence = dmabuf ? gst_zc_dmabuf_export_sync_file (dmabuf.get (),
-                           GST_ZC_FENCE_ACCESS_READ)
-                     : -errno;
+  int fence = dmabuf ?
+      gst_zc_dmabuf_export_sync_file (dmabuf.get (), GST_ZC_FENCE_ACCESS_READ) :
+      -errno;
   if (fence < 0) {
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-fence),
         "vgem: cannot export the fence as a sync_file "
@@ -231,9 +231,9 @@ gst_zc_test_fence_new (const gchar *source, GError **error)
     return f;
   }
 #else
-  g_autoptr (GError) vgem_error = g_error_new_literal (G_IO_ERROR,
-      G_IO_ERROR_NOT_SUPPORTED,
-      "vgem: libgstzerocopy-check-1.0 was built without the DRM headers");
+  g_autoptr (GError)
+      vgem_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+          "vgem: libgstzerocopy-check-1.0 was built without the DRM headers");
 #endif
   delete f;
   if (!sw_sync) {

@@ -45,8 +45,8 @@ gboolean gst_zc_test_fence_signal (GstZcTestFence *fence, gboolean with_error,
     GError **error);
 
 GST_ZC_API
-gboolean gst_zc_test_fence_attach_to_buffer (GstZcTestFence *fence,
-    GstBuffer *buffer);
+gboolean
+gst_zc_test_fence_attach_to_buffer (GstZcTestFence *fence, GstBuffer *buffer);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstZcTestFence, gst_zc_test_fence_free)
 
