@@ -69,12 +69,15 @@ record_status (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* A field of the zcfence's stats (gst_harness_new_parse() puts it in a bin). */
 static guint64
-stat (GstElement *element, const gchar *field)
+stat (GstHarness *h, const gchar *field)
 {
+  GstElement *element = gst_harness_find_element (h, "zcfence");
   GstStructure *s = NULL;
   guint64 v = G_MAXUINT64;
   g_object_get (element, "stats", &s, NULL);
+  gst_object_unref (element);
   fail_unless (s && gst_structure_get_uint64 (s, field, &v));
   gst_structure_free (s);
   return v;
@@ -122,7 +125,7 @@ GST_START_TEST (test_wait_until_signalled)
   fail_unless (out == in);
   fail_unless_equals_int (g_atomic_int_get (&status_at_push), 1);
   fail_unless (gst_zc_buffer_get_fence_meta (out) != NULL);
-  fail_unless_equals_uint64 (stat (h->element, "pushed"), 1);
+  fail_unless_equals_uint64 (stat (h, "pushed"), 1);
   gst_buffer_unref (out);
   gst_buffer_unref (in);
   gst_zc_test_fence_free (fence);
@@ -157,7 +160,7 @@ GST_START_TEST (test_error_drops_frame)
   fail_unless (ev != NULL, "no GAP event for the dropped frame");
   gst_event_unref (ev);
   fail_unless_equals_int (gst_harness_buffers_received (h), 0);
-  fail_unless_equals_uint64 (stat (h->element, "fence-errors"), 1);
+  fail_unless_equals_uint64 (stat (h, "fence-errors"), 1);
   gst_zc_test_fence_free (fence);
   gst_harness_teardown (h);
 }

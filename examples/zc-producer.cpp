@@ -161,8 +161,9 @@ main (int argc, char **argv)
       o.height, "framerate", GST_TYPE_FRACTION, 30, 1, nullptr);
   g_autoptr (GstBufferPool) pool = gst_zc_buffer_pool_new (alloc);
   GstStructure *config = gst_buffer_pool_get_config (pool);
-  // Three buffers: one on screen, one queued for the next flip, one drawn.
-  gst_buffer_pool_config_set_params (config, caps, 0, 2, 3);
+  // Double buffering: one on screen, one being drawn. The one the display
+  // let go of last often comes back with its release fence still pending.
+  gst_buffer_pool_config_set_params (config, caps, 0, 2, 2);
   gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
   if (!gst_buffer_pool_set_config (pool, config) ||
       !gst_buffer_pool_set_active (pool, TRUE)) {
