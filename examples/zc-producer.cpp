@@ -19,7 +19,8 @@
 // - frames rendered by the CPU straight into the dma-buf through
 //   gst_video_frame_map() (no staging copy), pushed with timestamps;
 // - the sink's `stats` at the end: every frame pushed ends shown or
-//   replaced by a newer one;
+//   replaced by a newer one; the sink does not sync to the clock: with two
+//   buffers the display's flips pace the producer;
 // - --drm-fd: the display fd handed over by whoever owns the display (a
 //   launcher, logind's TakeDevice, a parent process), given to zckmssink's
 //   `fd` property; --hold keeps the last frame on screen after EOS until a
@@ -185,6 +186,9 @@ main (int argc, char **argv)
   g_autoptr (GstElement) sink =
       gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (src, "caps", caps, nullptr);
+  // The display paces the producer (two buffers, each free again only after
+  // the next flip), not the pipeline clock: no frame is late, none dropped.
+  g_object_set (sink, "sync", FALSE, nullptr);
   if (o.drm_fd >= 0)
     g_object_set (sink, "fd", o.drm_fd, nullptr);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
