@@ -149,10 +149,11 @@ main (int argc, char **argv)
   std::unique_ptr<gchar, decltype (&g_free)> card (o.card, g_free);
 
   // The pool: buffers on the display's card, so the sink imports them.
-  g_autoptr (GstAllocator) alloc =
-      gst_zc_allocator_new ("dumb", card ? card.get () : "vkms");
+  g_autoptr (GstAllocator)
+      alloc = gst_zc_allocator_new ("dumb", card ? card.get () : "vkms");
   if (!alloc) {
-    fprintf (stderr, "zc-producer: no DRM dumb buffers on \"%s\" (is the "
+    fprintf (stderr,
+        "zc-producer: no DRM dumb buffers on \"%s\" (is the "
         "display driver loaded? --card names another)\n",
         card ? card.get () : "vkms");
     return 1;
@@ -173,18 +174,18 @@ main (int argc, char **argv)
     return 1;
   }
 
-  g_autoptr (GstElement) pipeline = gst_parse_launch (
-      "appsrc name=src format=time block=true max-buffers=1 ! "
-      "zckmssink name=sink",
-      &error);
+  g_autoptr (GstElement)
+      pipeline = gst_parse_launch ("appsrc name=src format=time block=true "
+                                   "max-buffers=1 ! "
+                                   "zckmssink name=sink",
+          &error);
   if (!pipeline) {
     fprintf (stderr, "zc-producer: %s\n", error->message);
     return 1;
   }
-  g_autoptr (GstElement) src =
-      gst_bin_get_by_name (GST_BIN (pipeline), "src");
-  g_autoptr (GstElement) sink =
-      gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_autoptr (GstElement)
+      sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (src, "caps", caps, nullptr);
   // The display paces the producer (two buffers, each free again only after
   // the next flip), not the pipeline clock: no frame is late, none dropped.
@@ -193,7 +194,8 @@ main (int argc, char **argv)
     g_object_set (sink, "fd", o.drm_fd, nullptr);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE) {
-    fprintf (stderr, "zc-producer: the pipeline does not start (GST_DEBUG=2 "
+    fprintf (stderr,
+        "zc-producer: the pipeline does not start (GST_DEBUG=2 "
         "says why)\n");
     return 1;
   }
@@ -213,7 +215,8 @@ main (int argc, char **argv)
     max_fenced = MAX (max_fenced,
         gst_zc_buffer_pool_get_n_fenced (GST_ZC_BUFFER_POOL (pool)));
     if (!wait_release_fences (buf, &waited)) {
-      fprintf (stderr, "zc-producer: the display kept frame memory for more "
+      fprintf (stderr,
+          "zc-producer: the display kept frame memory for more "
           "than 1 s; not drawing into it\n");
       gst_buffer_unref (buf);
       break;
@@ -235,8 +238,8 @@ main (int argc, char **argv)
 
   // zckmssink posts EOS after the last flip.
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
-      30 * GST_SECOND, GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   gboolean eos = msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
   if (msg && !eos) {
     g_autoptr (GError) err = nullptr;
@@ -245,12 +248,12 @@ main (int argc, char **argv)
   }
 
   printf ("rendered %d of %d, eos %s, waited-for-display %u, pool-fenced-max "
-      "%u, display frames %" G_GUINT64_FORMAT " shown %" G_GUINT64_FORMAT
-      " replaced %" G_GUINT64_FORMAT " dropped %" G_GUINT64_FORMAT
-      " copies %" G_GUINT64_FORMAT "\n", rendered, o.frames,
-      eos ? "yes" : "no", waited, max_fenced, stat (sink, "frames"),
-      stat (sink, "shown"), stat (sink, "replaced"), stat (sink, "dropped"),
-      stat (sink, "copies"));
+          "%u, display frames %" G_GUINT64_FORMAT " shown %" G_GUINT64_FORMAT
+          " replaced %" G_GUINT64_FORMAT " dropped %" G_GUINT64_FORMAT
+          " copies %" G_GUINT64_FORMAT "\n",
+      rendered, o.frames, eos ? "yes" : "no", waited, max_fenced,
+      stat (sink, "frames"), stat (sink, "shown"), stat (sink, "replaced"),
+      stat (sink, "dropped"), stat (sink, "copies"));
   if (o.hold && eos) {
     printf ("holding frame %d\n", rendered - 1);
     fflush (stdout);
