@@ -18,7 +18,10 @@
  *   as a row of black and white 8x8 cells at the top and again at the
  *   bottom of each frame (kmod/include/uapi/zcam.h, "Frame pattern");
  *   this file carries its own ten-line decoder of that code so that it
- *   reads on its own;
+ *   reads on its own. The buffer's offset is the period the frame was
+ *   queued for; pushed early, a frame the camera could only capture in a
+ *   later period (a slow consumer held the other buffers) carries that
+ *   later number: the code is at least the offset, and strictly increases;
  * - with --keep, a consumer that goes on using a frame after it let go of
  *   the buffer (the way a GPU still samples a texture): it hands a release
  *   fence back in the meta, and the camera does not overwrite the memory
@@ -175,7 +178,8 @@ main (int argc, char **argv)
 
   guint frames = 0, pending = 0, code_ok = 0, torn = 0, bad_fence = 0,
       timeouts = 0, gaps = 0, released = 0;
-  guint64 last_seq = G_MAXUINT64;
+  guint64 last_seq = G_MAXUINT64, last_code = G_MAXUINT64;
+  guint code_later = 0;
 #ifdef HAVE_VGEM
   GpuJob running = { -1, 0, 0 };
   gboolean have_job = FALSE;
@@ -219,10 +223,15 @@ main (int argc, char **argv)
       guint32 bottom = read_code (&frame, GST_VIDEO_FRAME_HEIGHT (&frame) - 8);
       guint32 mask = GST_VIDEO_FRAME_WIDTH (&frame) >= 256 ? G_MAXUINT32 :
           (1u << (GST_VIDEO_FRAME_WIDTH (&frame) / 8)) - 1;
-      if (top != bottom)
+      if (top != bottom) {
         torn++;
-      else if (top == (guint32) (seq & mask))
+      } else if (top >= (guint32) (seq & mask) &&
+          (last_code == G_MAXUINT64 || top > last_code)) {
         code_ok++;
+        if (top != (guint32) (seq & mask))
+          code_later++;
+      }
+      last_code = top;
       gst_video_frame_unmap (&frame);
     }
 
@@ -263,9 +272,10 @@ main (int argc, char **argv)
   if (vgem >= 0)
     close (vgem);
 
-  printf ("frames %u of %u, eos %s, pushed-before-complete %u, code-ok %u, "
-      "torn %u, fence-errors %u, fence-timeouts %u, sequence-gaps %u, "
-      "release-fences %u\n", frames, n_frames, eos ? "yes" : "no", pending,
-      code_ok, torn, bad_fence, timeouts, gaps, released);
+  printf ("frames %u of %u, eos %s, pushed-before-complete %u, code-ok %u "
+      "(captured later than queued %u), torn %u, fence-errors %u, "
+      "fence-timeouts %u, sequence-gaps %u, release-fences %u\n", frames,
+      n_frames, eos ? "yes" : "no", pending, code_ok, code_later, torn,
+      bad_fence, timeouts, gaps, released);
   return frames == n_frames && eos && code_ok == frames ? 0 : 1;
 }

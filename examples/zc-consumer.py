@@ -12,7 +12,10 @@ sample arrived, a bounded wait on it (FenceMeta.wait_acquire()) and its
 status (GstZc.sync_file_get_status(): 1 signalled, < 0 a corrupt frame);
 then the frame's sequence code, which zcam draws as black and white 8x8
 cells at the top and the bottom of each frame (kmod/include/uapi/zcam.h,
-"Frame pattern"), checked against the buffer's offset.
+"Frame pattern"), checked against the buffer's offset: the period the
+frame was queued for, so a lower bound (a frame pushed early that the
+camera could only capture later, because this slow consumer held the other
+buffers, carries the later number); codes strictly increase.
 
 It reads only the two lines it needs with Gst.Buffer.extract_dup(): the
 read maps the memory through the library (so it waits for the dma-buf's
@@ -69,7 +72,8 @@ def main():
         return 1
 
     n = {"frames": 0, "pending": 0, "code-ok": 0, "torn": 0,
-         "fence-errors": 0, "fence-timeouts": 0, "no-meta": 0}
+         "fence-errors": 0, "fence-timeouts": 0, "no-meta": 0, "later": 0}
+    last_code = None
     while True:
         # Bounded: a stalled pipeline ends the loop instead of hanging.
         sample = sink.try_pull_sample(5 * Gst.SECOND)
@@ -99,15 +103,20 @@ def main():
         top = read_code(buf.extract_dup(vmeta.offset[0] + 4 * stride, stride))
         bottom = read_code(buf.extract_dup(
             vmeta.offset[0] + (HEIGHT - 4) * stride, stride))
+        queued = buf.offset & 0xFFFFFFFF
         if top != bottom:
             n["torn"] += 1
-        elif top == buf.offset & 0xFFFFFFFF:
+        elif top >= queued and (last_code is None or top > last_code):
             n["code-ok"] += 1
+            if top != queued:
+                n["later"] += 1
+        last_code = top
 
     eos = sink.is_eos()
     pipeline.set_state(Gst.State.NULL)
     print(f"frames {n['frames']} of {args.frames}, eos {'yes' if eos else 'no'}, "
-          f"pushed-before-complete {n['pending']}, code-ok {n['code-ok']}, "
+          f"pushed-before-complete {n['pending']}, code-ok {n['code-ok']} "
+          f"(captured later than queued {n['later']}), "
           f"torn {n['torn']}, fence-errors {n['fence-errors']}, "
           f"fence-timeouts {n['fence-timeouts']}, no-meta {n['no-meta']}")
     good = n["frames"] == args.frames and eos and n["code-ok"] == n["frames"]
