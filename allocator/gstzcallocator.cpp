@@ -317,13 +317,16 @@ gst_zc_allocator_list_backends (void)
 /**
  * gst_zc_allocator_new:
  * @backend: (nullable): a backend name from gst_zc_allocator_list_backends(),
- *   or "auto" (the same as %NULL)
+ *   or "auto" (the same as %NULL or "")
  * @device: (nullable): device path or name for the backend (a zcam node, a
- *   heap name or path, a DRM card path or driver name); %NULL finds one
+ *   heap name or path, a DRM card path or driver name); %NULL or "" finds one
  *
  * Opens an allocator. With "auto", the backends are tried in the order of
  * gst_zc_allocator_list_backends() and unavailable ones are skipped (with a
- * debug line); @device, when given, is offered to each of them.
+ * debug line); @device, when given, is offered to each of them. When "auto"
+ * finds no dma-buf backend and falls back to memfd, a warning names why
+ * each backend was unavailable. The "dumb" backend never keeps DRM master,
+ * so a display element opened later can still commit.
  *
  * Returns: (transfer full) (nullable): a new #GstZcAllocator, or %NULL when
  *   the backend (or, for "auto", every backend) is unavailable.
@@ -334,18 +337,30 @@ GstAllocator *
 gst_zc_allocator_new (const gchar *backend, const gchar *device)
 {
   zc::debug_init ();
-  std::string want = backend ? backend : "auto";
+  /* "" is what an unset string property or a config file gives: the same
+   * as NULL, not a device path. */
+  if (device && !device[0])
+    device = NULL;
+  std::string want = backend && backend[0] ? backend : "auto";
 
   std::unique_ptr<zc::Backend> b;
+  std::string why_not;
   for (const gchar *const *n = backend_names; *n && !b; n++) {
     if (want != "auto" && want != *n)
       continue;
     int err = 0;
     b = zc::open_backend (*n, device, &err);
-    if (!b)
+    if (!b) {
       GST_DEBUG ("backend %s%s%s unavailable: %s", *n, device ? " on " : "",
           device ? device : "", g_strerror (-err));
+      why_not += std::string (why_not.empty () ? "" : ", ") + *n + ": " +
+          g_strerror (-err);
+    }
   }
+  if (b && want == "auto" && !b->is_dmabuf ())
+    GST_WARNING ("no dma-buf backend available%s%s (%s): falling back to "
+                 "memfd, which devices cannot import (frames will be copied)",
+        device ? " on " : "", device ? device : "", why_not.c_str ());
   if (!b) {
     GST_WARNING ("no allocator backend \"%s\"%s%s available", want.c_str (),
         device ? " on " : "", device ? device : "");

@@ -26,4 +26,4 @@ plugin_init (GstPlugin *plugin)
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, zerocopy,
     "Zero-copy dma-buf capture and display with fences", plugin_init, VERSION,
-    "LGPL", "gst-zerocopy", "https://example.invalid/gst-zerocopy")
+    "LGPL", PACKAGE_NAME, PACKAGE_ORIGIN)

@@ -125,6 +125,11 @@ try_card (const std::string &path, const char *want_driver,
     return ret;
   }
   probe.reset ();
+  /* Opening a card nobody controls makes this fd DRM master, and it would
+   * stay so for the allocator's life: a display element (zckmssink, kmssink)
+   * opened later could then not commit. Dumb buffers need no master. */
+  if (xioctl (fd.get (), DRM_IOCTL_DROP_MASTER, nullptr) == 0)
+    GST_DEBUG ("dumb: dropped the DRM master %s gave us", path.c_str ());
   GST_DEBUG ("dumb: using %s (%s)", path.c_str (), driver.c_str ());
   out = std::make_unique<DumbBackend> (std::move (fd), path);
   return 0;

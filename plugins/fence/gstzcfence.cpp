@@ -42,12 +42,14 @@
 #include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
+#include "zc-downstream-copy.h"
 #include "zc-ratelimit.h"
 #include "zc-stats.h"
 #include "zc-unique-fd.h"
 #include "zc-wakeup.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -60,6 +62,7 @@
 
 GST_DEBUG_CATEGORY_STATIC (gst_zc_fence_debug);
 #define GST_CAT_DEFAULT gst_zc_fence_debug
+GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 
 using zc::UniqueFd;
 
@@ -106,6 +109,9 @@ struct State
 
   /* Streaming-thread only. */
   bool import_unsupported = false;
+  /* Downstream copies: said once per stream (queries come from any
+   * thread). */
+  std::atomic<bool> copy_warned { false };
 };
 
 } // namespace
@@ -119,8 +125,10 @@ struct _GstZcFence
 };
 
 G_DEFINE_TYPE_WITH_CODE (GstZcFence, gst_zc_fence, GST_TYPE_ELEMENT,
-    GST_DEBUG_CATEGORY_INIT (gst_zc_fence_debug, "zcfence", 0,
-        "fence adapter"));
+                         GST_DEBUG_CATEGORY_INIT (gst_zc_fence_debug, "zcfence",
+                             0, "fence adapter");
+                         GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE,
+                             "GST_PERFORMANCE"));
 GST_ELEMENT_REGISTER_DEFINE (zcfence, "zcfence", GST_RANK_NONE,
     GST_TYPE_ZC_FENCE);
 
@@ -351,7 +359,15 @@ count_drop (GstZcFence *self, GstBuffer *buf, int status, bool timeout)
     return;
   /* The details are those of zcamsrc's warning (sequence = offset). */
   const gint error = timeout ? -ETIMEDOUT : status;
-  if (timeout)
+  if (timeout && timeout_ns == 0)
+    GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
+        ("Dropped a frame whose fence had not signalled yet: with timeout=0 "
+         "zcfence does not wait and passes only complete frames (use "
+         "zcamsrc fence-mode=late, or a timeout, to pass every frame)."),
+        ("buffer offset %" G_GUINT64_FORMAT, GST_BUFFER_OFFSET (buf)),
+        ("sequence", G_TYPE_UINT64, GST_BUFFER_OFFSET (buf), "fence-error",
+            G_TYPE_INT, error, "pushed", G_TYPE_BOOLEAN, FALSE, NULL));
+  else if (timeout)
     GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
         ("Dropped a frame whose fence did not signal within %" GST_TIME_FORMAT
          ".",
@@ -390,6 +406,9 @@ wait_fence (GstZcFence *self, int fence, int *status)
     *status = info.status;
     return info.status < 0 ? WaitResult::ERROR : WaitResult::READY;
   }
+  /* timeout=0: never wait, only complete frames pass. */
+  if (timeout == 0)
+    return WaitResult::TIMEOUT;
 
   gint64 start = g_get_monotonic_time ();
   gint64 deadline = start + gint64 (timeout / 1000);
@@ -740,6 +759,17 @@ gst_zc_fence_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
       return FALSE;
   }
   gboolean ret = gst_pad_query_default (pad, parent, query);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION && ret) {
+    /* zcfence stands right before the consumer, also behind a tee (which
+     * hides downstream pools from zcamsrc): say here that it will copy. */
+    std::string copies = zc::downstream_copies (query, self->srcpad);
+    if (!copies.empty () && zc::claim_copy_warning (query) &&
+        !st->copy_warned.exchange (true)) {
+      GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "%s", copies.c_str ());
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+          ("Frames will be copied by the CPU: %s.", copies.c_str ()), (NULL));
+    }
+  }
   if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION) {
     /* A sink without an opinion (fakesink) fails the query, and a tee then
      * forwards nothing of the other branches' requirements: answer for it.
@@ -809,6 +839,7 @@ gst_zc_fence_change_state (GstElement *element, GstStateChange transition)
       st->active = GST_ZC_FENCE_MODE_AUTO;
       st->chosen_for.clear ();
       st->import_unsupported = false;
+      st->copy_warned = false;
       GST_OBJECT_UNLOCK (self);
       break;
     default:
@@ -958,7 +989,11 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
    * GstZcFence:timeout:
    *
    * Longest wait for an acquire fence (ns); a frame whose fence has not
-   * signalled by then is dropped with a warning message.
+   * signalled by then is dropped with a warning message (counted in
+   * `fence-timeouts`). 0 means "do not wait": only frames whose fence has
+   * already signalled when they arrive are pushed, the others are dropped
+   * (behind zcamsrc's early mode that is nearly every frame; use
+   * fence-mode=late there).
    */
   g_properties[PROP_TIMEOUT] = g_param_spec_uint64 ("timeout", "Timeout",
       "Longest wait for a frame's acquire fence (ns)", 0, G_MAXUINT64,
@@ -992,6 +1027,6 @@ gst_zc_fence_class_init (GstZcFenceClass *klass)
       "Filter/Video",
       "Hands a buffer's acquire fence to the next element as a "
       "CPU wait, an implicit dma-buf fence, or a fence meta",
-      "gst-zerocopy");
+      ZC_ELEMENT_AUTHOR);
   gst_type_mark_as_plugin_api (GST_TYPE_ZC_FENCE_MODE, GstPluginAPIFlags (0));
 }

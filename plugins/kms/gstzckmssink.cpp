@@ -63,7 +63,7 @@ G_DEFINE_TYPE_WITH_CODE (GstZcKmsSink, gst_zc_kms_sink, GST_TYPE_VIDEO_SINK,
     G_IMPLEMENT_INTERFACE (GST_TYPE_VIDEO_OVERLAY,
         gst_zc_kms_sink_video_overlay_init));
 /* clang-format on */
-GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_NONE,
+GST_ELEMENT_REGISTER_DEFINE (zckmssink, "zckmssink", GST_RANK_SECONDARY,
     GST_TYPE_ZC_KMS_SINK);
 
 enum {
@@ -83,7 +83,8 @@ enum {
 static GParamSpec *g_properties[PROP_LAST];
 
 static GstCaps *
-caps_for_formats (const std::vector<uint32_t> *fourccs)
+caps_for_formats (const std::vector<uint32_t> *fourccs, unsigned prefer_w = 0,
+    unsigned prefer_h = 0)
 {
   GstCaps *caps = gst_caps_new_empty ();
   GValue list = G_VALUE_INIT;
@@ -100,14 +101,21 @@ caps_for_formats (const std::vector<uint32_t> *fourccs)
     g_value_set_string (&v, gst_video_format_to_string (fi->format));
     gst_value_list_append_and_take_value (&list, &v);
   }
-  for (int dmabuf = 1; dmabuf >= 0; dmabuf--) {
-    GstStructure *s = gst_structure_new ("video/x-raw", "width",
-        GST_TYPE_INT_RANGE, 1, G_MAXINT, "height", GST_TYPE_INT_RANGE, 1,
-        G_MAXINT, NULL);
-    gst_structure_set_value (s, "format", &list);
-    gst_caps_append_structure_full (caps, s,
-        dmabuf ? gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL) :
-                 NULL);
+  /* The screen's size first (when known), so that a source that can do
+   * any size fills the screen instead of being cropped or centred. */
+  for (int any_size = prefer_w ? 0 : 1; any_size <= 1; any_size++) {
+    for (int dmabuf = 1; dmabuf >= 0; dmabuf--) {
+      GstStructure *s = any_size ?
+          gst_structure_new ("video/x-raw", "width", GST_TYPE_INT_RANGE, 1,
+              G_MAXINT, "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL) :
+          gst_structure_new ("video/x-raw", "width", G_TYPE_INT, int (prefer_w),
+              "height", G_TYPE_INT, int (prefer_h), NULL);
+      gst_structure_set_value (s, "format", &list);
+      gst_caps_append_structure_full (caps, s,
+          dmabuf ?
+              gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL) :
+              NULL);
+    }
   }
   g_value_unset (&list);
   return caps;
@@ -169,19 +177,33 @@ gst_zc_kms_sink_start (GstBaseSink *bsink)
   /* Atomic commits need DRM master; a fresh open is master when nobody
    * else is, else asking for it fails unless we are privileged. */
   if (!drmIsMaster (dev->fd ()) && drmSetMaster (dev->fd ()) != 0) {
+    int err = errno;
+    int holder = zc::master_fd_in_process (dev->fd ());
+    if (holder >= 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
+          ("This process already controls the display %s through another "
+           "file descriptor (fd %d: another zckmssink, or the application's "
+           "own DRM fd). Only one DRM master can commit: pass that fd in the "
+           "fd property, or use one zckmssink per display.",
+              st->dev_path.c_str (), holder),
+          ("not DRM master: %s; fd %d of this process is master",
+              g_strerror (err), holder));
+      return FALSE;
+    }
     GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
         ("Another program (a desktop session?) controls the display %s: "
          "stop it, run on a free virtual terminal, or pass its DRM fd "
          "in the fd property.",
             st->dev_path.c_str ()),
-        ("not DRM master: %s", g_strerror (errno)));
+        ("not DRM master: %s", g_strerror (err)));
     return FALSE;
   }
   zc::Output out;
   int ret = dev->find_output (want_conn, want_crtc, out, why);
   if (ret < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No usable display output on %s.", st->dev_path.c_str ()),
+        ("No usable display output on %s: %s.", st->dev_path.c_str (),
+            why.c_str ()),
         ("%s", why.c_str ()));
     return FALSE;
   }
@@ -314,12 +336,14 @@ gst_zc_kms_sink_get_caps (GstBaseSink *bsink, GstCaps *filter)
     std::vector<uint32_t> formats;
     for (const auto &p : st->out.planes)
       formats.insert (formats.end (), p.formats.begin (), p.formats.end ());
-    caps = caps_for_formats (&formats);
+    caps = caps_for_formats (&formats, st->out.mode.hdisplay,
+        st->out.mode.vdisplay);
   } else {
     caps = gst_pad_get_pad_template_caps (GST_BASE_SINK_PAD (bsink));
   }
   if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, caps,
+    /* Our order first: it puts the screen's size first. */
+    GstCaps *tmp = gst_caps_intersect_full (caps, filter,
         GST_CAPS_INTERSECT_FIRST);
     gst_caps_unref (caps);
     caps = tmp;
@@ -436,6 +460,16 @@ gst_zc_kms_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
         (err.debug.empty () ? NULL : "%s", err.debug.c_str ()));
     return FALSE;
   }
+  if ((rr.w <= 0 || rr.h <= 0) &&
+      (w > st->out.mode.hdisplay || h > st->out.mode.vdisplay))
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The %ux%u frame is larger than the %ux%u screen: only its centre "
+         "(%ux%u) is shown. Use caps of the screen's size, force-modeset=true "
+         "for a mode that holds the frame, or a render-rectangle on a plane "
+         "that scales.",
+            w, h, st->out.mode.hdisplay, st->out.mode.vdisplay, pl.src.w,
+            pl.src.h),
+        ("cropped to src %d,%d %ux%u", pl.src.x, pl.src.y, pl.src.w, pl.src.h));
   st->src = pl.src;
   st->dst = pl.dst;
   GST_INFO_OBJECT (self, "%ux%u %s: plane %u, src %d,%d %ux%u -> %d,%d %ux%u",
@@ -1028,7 +1062,7 @@ gst_zc_kms_sink_class_init (GstZcKmsSinkClass *klass)
       "Sink/Video",
       "Shows dma-buf video on a KMS display with atomic commits "
       "and explicit fences",
-      "gst-zerocopy");
+      ZC_ELEMENT_AUTHOR);
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_start);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zc_kms_sink_stop);

@@ -6,6 +6,7 @@
 
 #include <drm_fourcc.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 GST_DEBUG_CATEGORY_EXTERN (gst_zc_kms_sink_debug);
 #define GST_CAT_DEFAULT gst_zc_kms_sink_debug
@@ -77,7 +78,58 @@ has_connected_connector (int fd)
   return false;
 }
 
+/* "35 (Virtual-1, connected), 37 (Writeback-1, writeback)" */
+std::string
+list_connectors (int fd, const drmModeRes &res)
+{
+  std::string out;
+  for (int i = 0; i < res.count_connectors; i++) {
+    Connector c (drmModeGetConnector (fd, res.connectors[i]));
+    if (!c)
+      continue;
+    const char *type = drmModeGetConnectorTypeName (c->connector_type);
+    const char *state = c->connector_type == DRM_MODE_CONNECTOR_WRITEBACK ?
+        "writeback, not a display" :
+        c->connection == DRM_MODE_CONNECTED ? "connected" :
+                                              "not connected";
+    out += (out.empty () ? "" : ", ") + std::to_string (c->connector_id) +
+        " (" + (type ? type : "unknown") + "-" +
+        std::to_string (c->connector_type_id) + ", " + state + ")";
+  }
+  return out.empty () ? "none" : out;
+}
+
+std::string
+list_ids (const uint32_t *ids, int n)
+{
+  std::string out;
+  for (int i = 0; i < n; i++)
+    out += (out.empty () ? "" : ", ") + std::to_string (ids[i]);
+  return out.empty () ? "none" : out;
+}
+
 } // namespace
+
+int
+master_fd_in_process (int fd)
+{
+  struct stat want;
+  if (fstat (fd, &want) < 0 || !S_ISCHR (want.st_mode))
+    return -1;
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, nullptr);
+  if (!dir)
+    return -1;
+  while (const char *name = g_dir_read_name (dir)) {
+    int other = atoi (name);
+    struct stat st;
+    if (other == fd || fstat (other, &st) < 0 || !S_ISCHR (st.st_mode) ||
+        st.st_rdev != want.st_rdev)
+      continue;
+    if (drmIsMaster (other))
+      return other;
+  }
+  return -1;
+}
 
 bool
 PlaneInfo::supports (uint32_t fourcc) const
@@ -227,11 +279,28 @@ KmsDevice::find_output (uint32_t want_conn, uint32_t want_crtc, Output &out,
       o.connector_id = c->connector_id;
   }
   if (!o.connector_id) {
-    why = want_conn ? "connector " + std::to_string (want_conn) +
-            " not found or no usable CRTC" :
-                      "no connected connector with a usable CRTC";
-    if (want_crtc)
-      why += " (crtc-id " + std::to_string (want_crtc) + " forced)";
+    bool conn_exists = false, crtc_exists = false;
+    for (int i = 0; i < res->count_connectors; i++)
+      conn_exists |= res->connectors[i] == want_conn;
+    for (int k = 0; k < res->count_crtcs; k++)
+      crtc_exists |= res->crtcs[k] == want_crtc;
+    if (want_conn && !conn_exists)
+      why = "connector-id " + std::to_string (want_conn) +
+          " does not exist; the connectors are " + list_connectors (fd, *res);
+    else if (want_crtc && !crtc_exists)
+      why = "crtc-id " + std::to_string (want_crtc) +
+          " does not exist; the CRTCs are " +
+          list_ids (res->crtcs, res->count_crtcs);
+    else if (want_conn)
+      why = "connector " + std::to_string (want_conn) + " has no usable CRTC" +
+          (want_crtc ? " (crtc-id " + std::to_string (want_crtc) + " forced)" :
+                       std::string ()) +
+          "; the connectors are " + list_connectors (fd, *res);
+    else
+      why = std::string ("no connected connector with a usable CRTC") +
+          (want_crtc ? " (crtc-id " + std::to_string (want_crtc) + " forced)" :
+                       "") +
+          "; the connectors are " + list_connectors (fd, *res);
     return -ENODEV;
   }
 

@@ -194,4 +194,8 @@ void add_plane_off (AtomicReq &req, const PlaneInfo &plane);
 /* Opens the card with @driver (nullptr: first card with a connected connector). */
 UniqueFd open_card (const char *path, const char *driver, std::string &why);
 
+/* Another fd of this process open on @fd's DRM device that is DRM master
+ * (another zckmssink, or the application's own), or -1. */
+int master_fd_in_process (int fd);
+
 } // namespace zc

@@ -69,9 +69,14 @@ candidate_planes (const Output &out, uint32_t forced, std::string &why)
   if (forced) {
     if (const PlaneInfo *p = out.find_plane (forced))
       order.push_back (p);
-    else
-      why = "plane " + std::to_string (forced) + " is not usable on CRTC " +
-          std::to_string (out.crtc_id);
+    else {
+      std::string planes;
+      for (const auto &p : out.planes)
+        planes += (planes.empty () ? "" : ", ") + std::to_string (p.id) +
+            (p.type == DRM_PLANE_TYPE_PRIMARY ? " (primary)" : " (overlay)");
+      why = "plane-id " + std::to_string (forced) + " is not a plane of CRTC " +
+          std::to_string (out.crtc_id) + "; its planes are " + planes;
+    }
   } else {
     order.push_back (out.primary ());
     for (const auto &p : out.planes)
@@ -143,6 +148,10 @@ place_frame (const PlacementTarget &t, const PlacementRequest &req,
                                                "%ux%u",
         src.x, src.y, src.w, src.h, dst.x, dst.y, dst.w, dst.h);
     err = PlacementError { text, debug };
+    return false;
+  }
+  if (!chosen && req.plane_id && !out.find_plane (req.plane_id)) {
+    err = PlacementError { tried + ".", tried };
     return false;
   }
   if (!chosen) {

@@ -142,7 +142,7 @@ gst_zcam_device_provider_class_init (GstZcamDeviceProviderClass *klass)
   dp_class->probe = gst_zcam_device_provider_probe;
   gst_device_provider_class_set_static_metadata (dp_class,
       "zcam device provider", "Source/Video",
-      "Lists zcam capture devices (/dev/zcamN)", "gst-zerocopy");
+      "Lists zcam capture devices (/dev/zcamN)", ZC_ELEMENT_AUTHOR);
 }
 
 static void

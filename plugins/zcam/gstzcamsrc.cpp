@@ -17,13 +17,14 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 zcamsrc ! video/x-raw(memory:DMABuf),width=640,height=480 ! fakesink
+ * gst-launch-1.0 zcamsrc ! 'video/x-raw(memory:DMABuf),width=640,height=480' ! fakesink
  * gst-launch-1.0 zcamsrc fence-mode=late ! v4l2fwhtenc output-io-mode=dmabuf-import ! fakesink
  * ]|
  */
 #include "gstzcamsrc.h"
 
 #include "gstzcamsrcpool.h"
+#include "zc-downstream-copy.h"
 #include "zc-fd.h"
 #include "zc-glib.h"
 #include "zc-ratelimit.h"
@@ -41,6 +42,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <poll.h>
@@ -84,7 +86,7 @@ G_DEFINE_TYPE_WITH_CODE (GstZcamSrc, gst_zcam_src, GST_TYPE_PUSH_SRC,
         "zcam capture source");
     GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE"));
 /* clang-format on */
-GST_ELEMENT_REGISTER_DEFINE (zcamsrc, "zcamsrc", GST_RANK_NONE,
+GST_ELEMENT_REGISTER_DEFINE (zcamsrc, "zcamsrc", GST_RANK_SECONDARY,
     GST_TYPE_ZCAM_SRC);
 
 GType
@@ -440,6 +442,7 @@ gst_zcam_src_stop (GstBaseSrc *src)
   if (st->warnings.flush (g_get_monotonic_time (), &sum))
     post_summary (self, sum);
   st->negotiated = false;
+  st->copy_warned = false;
   st->wake.close ();
   return TRUE;
 }
@@ -458,6 +461,42 @@ gst_zcam_src_get_caps (GstBaseSrc *src, GstCaps *filter)
     caps = tmp;
   }
   return caps;
+}
+
+/* Negotiation failed because downstream wants what the device cannot do
+ * (e.g. a capsfilter of 8000x8000 or 1000 fps): say so with the device's
+ * limits instead of leaving only "not-negotiated". */
+static gboolean
+gst_zcam_src_negotiate (GstBaseSrc *src)
+{
+  if (GST_BASE_SRC_CLASS (parent_class)->negotiate (src))
+    return TRUE;
+  GstZcamSrc *self = GST_ZCAM_SRC (src);
+  State *st = self->state;
+  if (!st->dev.is_open ())
+    return FALSE;
+  g_autoptr (GstCaps) ours = zc::zcamsrc_device_caps (st->dev.caps ());
+  g_autoptr (GstCaps)
+      peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (src), NULL);
+  if (!peer || gst_caps_can_intersect (ours, peer))
+    return FALSE; /* something else failed; it says so itself */
+  const struct zcam_caps &c = st->dev.caps ();
+  std::string formats;
+  for (guint i = 0; i < std::min<guint> (c.num_formats, ZCAM_MAX_FORMATS);
+       i++) {
+    GstVideoFormat f = gst_zc_format_from_drm_fourcc (c.formats[i]);
+    if (f != GST_VIDEO_FORMAT_UNKNOWN)
+      formats += std::string (formats.empty () ? "" : ", ") +
+          gst_video_format_to_string (f);
+  }
+  g_autofree gchar *want = gst_caps_to_string (peer);
+  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+      ("Device %s cannot capture what downstream accepts. It captures %s at "
+       "%ux%u to %ux%u pixels and %u to %u fps; downstream accepts %s.",
+          st->dev.path ().c_str (), formats.c_str (), c.min_width, c.min_height,
+          c.max_width, c.max_height, c.min_fps, c.max_fps, want),
+      ("device caps: %" GST_PTR_FORMAT, ours));
+  return FALSE;
 }
 
 static GstCaps *
@@ -634,6 +673,14 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
       GST_VIDEO_META_API_TYPE, NULL);
   st->copy = !st->dmabuf_caps && !video_meta &&
       !same_layout (&st->info, &st->plain_info);
+
+  std::string copies = zc::downstream_copies (query, GST_BASE_SRC_PAD (src));
+  if (!copies.empty () && zc::claim_copy_warning (query) &&
+      !std::exchange (st->copy_warned, true)) {
+    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "%s", copies.c_str ());
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("Frames will be copied by the CPU: %s.", copies.c_str ()), (NULL));
+  }
 
   while (gst_query_get_n_allocation_pools (query) > 0)
     gst_query_remove_nth_allocation_pool (query, 0);
@@ -928,13 +975,14 @@ gst_zcam_src_class_init (GstZcamSrcClass *klass)
       "Source/Video/Hardware",
       "Captures from a zcam device into dma-bufs "
       "with per-frame fences",
-      "gst-zerocopy");
+      ZC_ELEMENT_AUTHOR);
 
   element_class->change_state = gst_zcam_src_change_state;
   basesrc_class->start = gst_zcam_src_start;
   basesrc_class->stop = gst_zcam_src_stop;
   basesrc_class->get_caps = gst_zcam_src_get_caps;
   basesrc_class->fixate = gst_zcam_src_fixate;
+  basesrc_class->negotiate = gst_zcam_src_negotiate;
   basesrc_class->set_caps = gst_zcam_src_set_caps;
   basesrc_class->decide_allocation = gst_zcam_src_decide_allocation;
   basesrc_class->query = gst_zcam_src_query;

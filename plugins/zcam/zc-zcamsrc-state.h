@@ -101,6 +101,7 @@ public:
   bool negotiated = false;
   bool dmabuf_caps = false;
   bool copy = false;
+  bool copy_warned = false; /* downstream copies: said once per stream */
   GstZcamSrcFenceMode mode = DEFAULT_FENCE_MODE;
   guint fps_n = 0, fps_d = 1;
   GstClockTime period = GST_CLOCK_TIME_NONE;

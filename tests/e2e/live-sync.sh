@@ -1,0 +1,66 @@
+#!/bin/sh
+# The pipelines as users type them, with the sink's default sync=true (VM
+# suite): `zcamsrc ! zckmssink` and the camera -> encode + display tee, in
+# both fence modes, 150 frames at 640x480 BGRx. For each run, from zc-run's
+# stats and QoS counts at EOS (counts only, no timing):
+#   - at least 90 % of the frames zcamsrc pushed reached the screen or were
+#     replaced there by a newer one (shown + replaced), i.e. not dropped late
+#     by the sink's clock sync;
+#   - no "buffers are being dropped" warning from the sink;
+#   - no CPU copy (zckmssink copies = 0), the encoder branch got every frame.
+#   usage: live-sync.sh BUILD_ROOT
+set -u
+build=$1
+[ -e /dev/zcam0 ] || { echo "no /dev/zcam0: run inside the test VM" >&2; exit 77; }
+run=$build/tools/zc-run
+[ -x "$run" ] || { echo "zc-run not built" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/live-sync.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+frames=150 failures=0
+caps="video/x-raw,format=BGRx,width=640,height=480,framerate=30/1"
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+stat() {
+	awk -v e="$2" -v k="$3" '$1 == "zc-run:" && $2 == "stats" && $3 == e {
+		for (i = 4; i <= NF; i++) if (index($i, k "=") == 1) {
+			print substr($i, length(k) + 2); exit } }' "$1"
+}
+
+check() {
+	name=$1 mode=$2 desc=$3
+	out=$tmp/$name-$mode.out
+	echo "--- $name fence-mode=$mode"
+	# shellcheck disable=SC2086
+	if ! "$run" "zcamsrc name=cam num-buffers=$frames fence-mode=$mode ! $caps ! $desc" \
+		>"$out" 2>&1; then
+		cat "$out"; fail "$name/$mode: the pipeline failed"; return
+	fi
+	pushed=$(stat "$out" cam frames)
+	shown=$(stat "$out" display shown)
+	replaced=$(stat "$out" display replaced)
+	copies=$(stat "$out" display copies)
+	late=$(sed -n 's/^zc-run: late display dropped=//p' "$out")
+	echo "camera pushed=$pushed display shown=$shown replaced=$replaced late=${late:-0} copies=$copies"
+	if [ -z "$pushed" ] || [ -z "$shown" ] || [ -z "$replaced" ]; then
+		cat "$out"; fail "$name/$mode: no stats"; return
+	fi
+	[ $((10 * (shown + replaced))) -ge $((9 * pushed)) ] ||
+		fail "$name/$mode: only $shown shown + $replaced replaced of $pushed frames (${late:-0} dropped late)"
+	[ "$copies" = 0 ] || fail "$name/$mode: $copies CPU copies"
+	if grep -q "buffers are being dropped" "$out"; then
+		fail "$name/$mode: the sink warned that it drops late buffers"
+	fi
+	if [ "$name" = tee ]; then
+		enc=$(stat "$out" fence pushed)
+		[ "$enc" = "$pushed" ] || fail "$name/$mode: the encoder branch got $enc of $pushed frames"
+	fi
+}
+
+for mode in early late; do
+	check display "$mode" "zckmssink name=display"
+	check tee "$mode" "tee name=t t. ! queue ! zcfence name=fence ! \
+v4l2fwhtenc output-io-mode=dmabuf-import ! fakesink \
+t. ! queue ! zckmssink name=display"
+done
+[ "$failures" = 0 ] || { echo "$failures failed"; exit 1; }
+echo "ok: sync=true shows the camera's frames in both modes"
