@@ -417,7 +417,8 @@ gst_zc_allocator_get_device (GstZcAllocator *allocator)
  * file the buffers of the most recent layout were created on, where a
  * producer queues them (ZCAM_IOC_QBUF).
  *
- * Returns: (transfer none): the device fd, or -1 for other backends.
+ * Returns: the device fd, owned by the allocator (do not close it), or -1
+ *   for other backends.
  *
  * Since: 0.1
  */

@@ -185,7 +185,7 @@ gst_zc_buffer_get_fence_meta (GstBuffer *buffer)
 /**
  * gst_zc_fence_meta_add_acquire_fence:
  * @meta: a #GstZcFenceMeta
- * @fence_fd: (transfer full): a sync_file fd
+ * @fence_fd: a sync_file fd; the meta takes ownership of it
  *
  * Sets the acquire fence. When the meta already has one, the two are merged
  * (SYNC_IOC_MERGE) so that there is still one fence that signals when both
@@ -226,7 +226,8 @@ gst_zc_fence_meta_add_acquire_fence (GstZcFenceMeta *meta, gint fence_fd)
  * gst_zc_fence_meta_get_acquire_fence:
  * @meta: a #GstZcFenceMeta
  *
- * Returns: (transfer none): the acquire fence fd, owned by the meta, or -1.
+ * Returns: the acquire fence fd, owned by the meta (do not close it; dup
+ *   it to keep it past the buffer), or -1.
  *
  * Since: 0.1
  */
@@ -244,7 +245,8 @@ gst_zc_fence_meta_get_acquire_fence (GstZcFenceMeta *meta)
  *
  * Removes the acquire fence from the meta.
  *
- * Returns: (transfer full): the acquire fence fd, or -1 when there is none.
+ * Returns: the acquire fence fd, which the caller now owns (and closes),
+ *   or -1 when there is none.
  *
  * Since: 0.1
  */
@@ -289,7 +291,7 @@ gst_zc_fence_meta_wait_acquire (GstZcFenceMeta *meta, gint64 timeout_ns)
 /**
  * gst_zc_fence_meta_add_release_fence:
  * @meta: a #GstZcFenceMeta
- * @fence_fd: (transfer full): a sync_file fd
+ * @fence_fd: a sync_file fd; the meta takes ownership of it
  *
  * Adds a release fence: the memory must not be overwritten before it
  * signals. Allowed on a buffer that is not writable.
@@ -328,7 +330,8 @@ gst_zc_fence_meta_get_n_release_fences (GstZcFenceMeta *meta)
  * @meta: a #GstZcFenceMeta
  * @idx: index, below gst_zc_fence_meta_get_n_release_fences()
  *
- * Returns: (transfer none): the release fence fd, owned by the meta, or -1.
+ * Returns: the release fence fd, owned by the meta (do not close it), or
+ *   -1.
  *
  * Since: 0.1
  */
@@ -375,7 +378,7 @@ gst_zc_fence_meta_take_release_fences (GstZcFenceMeta *meta, guint *n_fences)
  * Removes all release fences and returns one sync_file that signals when
  * they all have: the in-fence a producer hands to hardware.
  *
- * Returns: (transfer full): a sync_file fd, -1 when there are no release
+ * Returns: a sync_file fd which the caller owns, -1 when there are no release
  *   fences, or a negative errno when merging failed (the fences then stay
  *   in the meta).
  *

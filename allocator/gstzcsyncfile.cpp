@@ -131,7 +131,8 @@ gst_zc_sync_file_get_status (gint fence_fd, GstZcSyncFileInfo *info)
  * Merges two sync_files with SYNC_IOC_MERGE into a new one that signals
  * when both have. The inputs stay owned by the caller.
  *
- * Returns: (transfer full): the new sync_file fd, or a negative errno.
+ * Returns: the new sync_file fd, which the caller owns (and closes), or a
+ *   negative errno.
  *
  * Since: 0.1
  */
@@ -155,8 +156,8 @@ gst_zc_sync_file_merge (const gchar *name, gint fence_fd1, gint fence_fd2)
  * gst_zc_sync_file_dup:
  * @fence_fd: a fence fd
  *
- * Returns: (transfer full): a close-on-exec duplicate of @fence_fd, or a
- *   negative errno.
+ * Returns: a close-on-exec duplicate of @fence_fd, which the caller owns
+ *   (and closes), or a negative errno.
  *
  * Since: 0.1
  */
@@ -187,7 +188,8 @@ access_flags (GstZcFenceAccess access)
  * Snapshots the implicit fences of a dma-buf's reservation object as a
  * sync_file (DMA_BUF_IOCTL_EXPORT_SYNC_FILE, Linux 6.0+).
  *
- * Returns: (transfer full): a sync_file fd, or a negative errno.
+ * Returns: a sync_file fd, which the caller owns (and closes), or a
+ *   negative errno.
  *
  * Since: 0.1
  */

@@ -23,7 +23,7 @@ struct Outcome
   std::string error;                 /* first error's message, or empty */
   std::vector<std::string> warnings; /* every warning's message */
   std::vector<std::string> warned_by;
-  std::string caps;                  /* caps on the element named "s" */
+  std::string caps; /* caps on the element named "s" */
 };
 
 /* Runs @desc to EOS or error (bounded). */
@@ -39,8 +39,8 @@ run (const char *desc)
   gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
   while (g_get_monotonic_time () < deadline) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
-        GstMessageType (GST_MESSAGE_ERROR | GST_MESSAGE_EOS |
-            GST_MESSAGE_WARNING));
+        GstMessageType (
+            GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING));
     if (!msg)
       continue;
     bool done = false;
@@ -204,8 +204,8 @@ GST_START_TEST (test_two_sinks_one_display)
 {
   Outcome o = run ("zcamsrc ! tee name=t t. ! queue ! zckmssink "
                    "t. ! queue ! zckmssink");
-  fail_unless (has (o.error, "This process already controls the display"),
-      "%s", o.error.c_str ());
+  fail_unless (has (o.error, "This process already controls the display"), "%s",
+      o.error.c_str ());
 }
 GST_END_TEST;
 
@@ -260,8 +260,9 @@ GST_START_TEST (test_empty_device_means_auto)
   GstAllocator *a = gst_zc_allocator_new ("auto", "");
   fail_unless (a != NULL);
   /* zcam is loaded: auto finds it, "" is not taken for a path. */
-  fail_unless_equals_string (
-      gst_zc_allocator_get_backend (GST_ZC_ALLOCATOR (a)), "zcam");
+  fail_unless_equals_string (gst_zc_allocator_get_backend (
+                                 GST_ZC_ALLOCATOR (a)),
+      "zcam");
   gst_object_unref (a);
   a = gst_zc_allocator_new ("", NULL);
   fail_unless (a != NULL);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vgem's fence ioctls, from the kernel's include/uapi/drm/vgem_drm.h, which
- * libdrm does not ship. The one copy for the C and the C++ tests.
+ * libdrm does not ship. The one copy in the tree: the tests and the
+ * fence helper of libgstzerocopy-check-1.0 include it. Internal, not
+ * installed.
  */
 #ifndef ZC_VGEM_UAPI_H
 #define ZC_VGEM_UAPI_H
