@@ -376,12 +376,147 @@ check_display (int fd, Output &out, const Pattern &p, uint64_t seq)
 
 } // namespace
 
+// Decodes @stream (raw FWHT, @n_encoded frames) with v4l2fwhtdec and checks
+// the frames: each carries a sequence code, in increasing order, at or after
+// the offset of the buffer it was encoded from (@offsets, when known), and
+// looks like the zcam pattern.
+static void
+check_decoded (const std::string &stream, const Pattern &pat,
+    const std::string &format, size_t n_encoded,
+    const std::vector<uint64_t> *offsets)
+{
+  // Decode the stream back. The stateful decoder wants one frame per
+  // buffer: split the file at the FWHT frame headers (struct
+  // fwht_cframe_hdr: two magic words, nine big-endian u32, the last the
+  // payload size).
+  std::string data = read_text (stream);
+  std::vector<std::pair<size_t, size_t>> chunks;
+  for (size_t off = 0; off + 44 <= data.size ();) {
+    const uint8_t *h = reinterpret_cast<const uint8_t *> (data.data () + off);
+    uint32_t size = (uint32_t (h[40]) << 24) | (uint32_t (h[41]) << 16) |
+        (uint32_t (h[42]) << 8) | h[43];
+    if (off + 44 + size > data.size ())
+      break;
+    chunks.emplace_back (off, 44 + size);
+    off += 44 + size;
+  }
+  check (chunks.size () == n_encoded,
+      fmt ("the stream holds %zu FWHT frames of %zu encoded", chunks.size (),
+          n_encoded));
+  std::string ddesc =
+      fmt ("appsrc name=in format=time caps=video/x-fwht,width=%u,height=%u,"
+           "framerate=15/1 ! v4l2fwhtdec ! video/x-raw,format=%s ! "
+           "appsink name=sink sync=false",
+          pat.width, pat.height, format.c_str ());
+  GError *error = NULL;
+  GstElement *dec = gst_parse_launch (ddesc.c_str (), &error);
+  if (!dec) {
+    printf ("Bail out! %s\n", error->message);
+    exit (1);
+  }
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (dec), "sink");
+  GstElement *in = gst_bin_get_by_name (GST_BIN (dec), "in");
+  std::vector<uint64_t> codes;
+  double psnr_min = 1e9, psnr_sum = 0;
+  uint64_t mask = pat.cells () >= 64 ? ~uint64_t (0) :
+                                       (uint64_t (1) << pat.cells ()) - 1;
+  bool codes_match = true;
+  size_t skipped = 0;
+  auto handle = [&] (GstSample *sample) {
+    GstVideoInfo info;
+    gst_video_info_from_caps (&info, gst_sample_get_caps (sample));
+    GstVideoFrame frame;
+    if (gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample),
+            GST_MAP_READ)) {
+      size_t i = codes.size ();
+      uint64_t code = read_code (pat, &frame);
+      codes.push_back (code);
+      // The pattern of the period the device captured the frame in.
+      double p = psnr (pat, &frame, code);
+      printf ("# decoded frame %zu: code %" G_GUINT64_FORMAT ", PSNR %.2f dB\n",
+          i, code, p);
+      psnr_min = std::min (psnr_min, p);
+      psnr_sum += p;
+      gst_video_frame_unmap (&frame);
+    }
+    gst_sample_unref (sample);
+  };
+  // One frame at a time, each given the time to come out: what the
+  // decoder loses at start-up should not depend on how fast frames came.
+  gst_element_set_state (dec, GST_STATE_PLAYING);
+  const GstClockTime step = (pat.width > 1920 ? 10 : 3) * GST_SECOND;
+  for (size_t i = 0; i < chunks.size (); i++) {
+    GstBuffer *b = gst_buffer_new_memdup (data.data () + chunks[i].first,
+        chunks[i].second);
+    GST_BUFFER_PTS (b) = gst_util_uint64_scale (i, GST_SECOND, 15);
+    gst_app_src_push_buffer (GST_APP_SRC (in), b);
+    if (GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+            step))
+      handle (sample);
+  }
+  gst_app_src_end_of_stream (GST_APP_SRC (in));
+  gst_object_unref (in);
+  while (GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+             300 * GST_SECOND))
+    handle (sample);
+  gst_element_set_state (dec, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (dec);
+  // v4l2fwhtdec (1.22) on vicodec does not output the first frame of a
+  // stream (it goes into the decoder's resolution-change sequence); the
+  // delta frames up to the next key frame then decode against a missing
+  // reference (a lower PSNR for XRGB8888). Every frame after it is there.
+  // Decoded frame i is encoded frame i + skipped. Its offset is QBUF's
+  // sequence, a lower bound of the period the device captured the frame in
+  // (docs/zcam-uapi.md): equal in late mode, later in early mode when the
+  // device ran late. Codes strictly increase.
+  skipped = n_encoded > codes.size () ? n_encoded - codes.size () : 0;
+  for (size_t i = 0; i < codes.size () && i + skipped < n_encoded; i++) {
+    uint64_t offset = offsets ? (*offsets)[i + skipped] & mask : 0;
+    if (codes[i] < offset || (i > 0 && codes[i] <= codes[i - 1])) {
+      printf ("# decoded frame %zu: code %" G_GUINT64_FORMAT " for encoded "
+              "offset %" G_GUINT64_FORMAT ": out of order\n",
+          i, codes[i], offset);
+      codes_match = false;
+    }
+  }
+  check (skipped <= 1 && codes.size () + skipped == n_encoded,
+      fmt ("decoded %zu frames of %zu encoded, %zu lost in the decoder's "
+           "start-up",
+          codes.size (), n_encoded, skipped));
+  check (codes_match && !codes.empty (),
+      "decoded frames carry the sequence codes of the frames encoded, in "
+      "order (each at or after its buffer's offset), none missing after the "
+      "first");
+  double mean = codes.empty () ? 0 : psnr_sum / double (codes.size ());
+  printf ("# PSNR against the zcam pattern: min %.2f dB, mean %.2f dB over %zu "
+          "frames\n",
+      psnr_min, mean, codes.size ());
+  // FWHT is lossy; a frame that is not the pattern at all scores < 12 dB.
+  check (!codes.empty () && psnr_min >= 20.0,
+      fmt ("decoded frames match the pattern (PSNR min %.2f dB >= 20)",
+          psnr_min));
+}
+
 int
 main (int argc, char **argv)
 {
+  // --decode: only check a stream recorded elsewhere (the IPC test's
+  // encoder client), whose buffer offsets are not known here.
+  if (argc == 7 && std::string (argv[1]) == "--decode") {
+    gst_init (&argc, &argv);
+    const std::string format = argv[3];
+    Pattern pat { format == "NV12", uint32_t (atoi (argv[4])),
+      uint32_t (atoi (argv[5])) };
+    check_decoded (argv[2], pat, format, size_t (atoll (argv[6])), nullptr);
+    printf ("1..%d\n", n_test);
+    return n_failed ? 1 : 0;
+  }
   if (argc != 6) {
-    fprintf (stderr, "usage: %s BGRx|NV12 WIDTH HEIGHT FRAMES OUTDIR\n",
-        argv[0]);
+    fprintf (stderr,
+        "usage: %s BGRx|NV12 WIDTH HEIGHT FRAMES OUTDIR\n"
+        "       %s --decode FILE.fwht BGRx|NV12 WIDTH HEIGHT FRAMES\n",
+        argv[0], argv[0]);
     return 2;
   }
   gst_init (&argc, &argv);
@@ -491,116 +626,7 @@ main (int argc, char **argv)
     gst_object_unref (e);
   gst_object_unref (pipeline);
 
-  // Decode the stream back. The stateful decoder wants one frame per
-  // buffer: split the file at the FWHT frame headers (struct
-  // fwht_cframe_hdr: two magic words, nine big-endian u32, the last the
-  // payload size).
-  std::string data = read_text (stream);
-  std::vector<std::pair<size_t, size_t>> chunks;
-  for (size_t off = 0; off + 44 <= data.size ();) {
-    const uint8_t *h = reinterpret_cast<const uint8_t *> (data.data () + off);
-    uint32_t size = (uint32_t (h[40]) << 24) | (uint32_t (h[41]) << 16) |
-        (uint32_t (h[42]) << 8) | h[43];
-    if (off + 44 + size > data.size ())
-      break;
-    chunks.emplace_back (off, 44 + size);
-    off += 44 + size;
-  }
-  check (chunks.size () == n_encoded,
-      fmt ("the stream holds %zu FWHT frames of %zu encoded", chunks.size (),
-          n_encoded));
-  std::string ddesc =
-      fmt ("appsrc name=in format=time caps=video/x-fwht,width=%u,height=%u,"
-           "framerate=15/1 ! v4l2fwhtdec ! video/x-raw,format=%s ! "
-           "appsink name=sink sync=false",
-          pat.width, pat.height, format.c_str ());
-  GstElement *dec = gst_parse_launch (ddesc.c_str (), &error);
-  if (!dec) {
-    printf ("Bail out! %s\n", error->message);
-    return 1;
-  }
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (dec), "sink");
-  GstElement *in = gst_bin_get_by_name (GST_BIN (dec), "in");
-  std::vector<uint64_t> codes;
-  double psnr_min = 1e9, psnr_sum = 0;
-  uint64_t mask = pat.cells () >= 64 ? ~uint64_t (0) :
-                                       (uint64_t (1) << pat.cells ()) - 1;
-  bool codes_match = true;
-  size_t skipped = 0;
-  auto handle = [&] (GstSample *sample) {
-    GstVideoInfo info;
-    gst_video_info_from_caps (&info, gst_sample_get_caps (sample));
-    GstVideoFrame frame;
-    if (gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample),
-            GST_MAP_READ)) {
-      size_t i = codes.size ();
-      uint64_t code = read_code (pat, &frame);
-      codes.push_back (code);
-      // The pattern of the period the device captured the frame in.
-      double p = psnr (pat, &frame, code);
-      printf ("# decoded frame %zu: code %" G_GUINT64_FORMAT ", PSNR %.2f dB\n",
-          i, code, p);
-      psnr_min = std::min (psnr_min, p);
-      psnr_sum += p;
-      gst_video_frame_unmap (&frame);
-    }
-    gst_sample_unref (sample);
-  };
-  // One frame at a time, each given the time to come out: what the
-  // decoder loses at start-up should not depend on how fast frames came.
-  gst_element_set_state (dec, GST_STATE_PLAYING);
-  const GstClockTime step = (pat.width > 1920 ? 10 : 3) * GST_SECOND;
-  for (size_t i = 0; i < chunks.size (); i++) {
-    GstBuffer *b = gst_buffer_new_memdup (data.data () + chunks[i].first,
-        chunks[i].second);
-    GST_BUFFER_PTS (b) = gst_util_uint64_scale (i, GST_SECOND, 15);
-    gst_app_src_push_buffer (GST_APP_SRC (in), b);
-    if (GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
-            step))
-      handle (sample);
-  }
-  gst_app_src_end_of_stream (GST_APP_SRC (in));
-  gst_object_unref (in);
-  while (GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
-             300 * GST_SECOND))
-    handle (sample);
-  gst_element_set_state (dec, GST_STATE_NULL);
-  gst_object_unref (sink);
-  gst_object_unref (dec);
-  // v4l2fwhtdec (1.22) on vicodec does not output the first frame of a
-  // stream (it goes into the decoder's resolution-change sequence); the
-  // delta frames up to the next key frame then decode against a missing
-  // reference (a lower PSNR for XRGB8888). Every frame after it is there.
-  // Decoded frame i is encoded frame i + skipped. Its offset is QBUF's
-  // sequence, a lower bound of the period the device captured the frame in
-  // (docs/zcam-uapi.md): equal in late mode, later in early mode when the
-  // device ran late. Codes strictly increase.
-  skipped = n_encoded > codes.size () ? n_encoded - codes.size () : 0;
-  for (size_t i = 0; i < codes.size () && i + skipped < n_encoded; i++) {
-    uint64_t offset = obs->encoded[i + skipped] & mask;
-    if (codes[i] < offset || (i > 0 && codes[i] <= codes[i - 1])) {
-      printf ("# decoded frame %zu: code %" G_GUINT64_FORMAT " for encoded "
-              "offset %" G_GUINT64_FORMAT ": out of order\n",
-          i, codes[i], offset);
-      codes_match = false;
-    }
-  }
-  check (skipped <= 1 && codes.size () + skipped == n_encoded,
-      fmt ("decoded %zu frames of %zu encoded, %zu lost in the decoder's "
-           "start-up",
-          codes.size (), n_encoded, skipped));
-  check (codes_match && !codes.empty (),
-      "decoded frames carry the sequence codes of the frames encoded, in "
-      "order (each at or after its buffer's offset), none missing after the "
-      "first");
-  double mean = codes.empty () ? 0 : psnr_sum / double (codes.size ());
-  printf ("# PSNR against the zcam pattern: min %.2f dB, mean %.2f dB over %zu "
-          "frames\n",
-      psnr_min, mean, codes.size ());
-  // FWHT is lossy; a frame that is not the pattern at all scores < 12 dB.
-  check (!codes.empty () && psnr_min >= 20.0,
-      fmt ("decoded frames match the pattern (PSNR min %.2f dB >= 20)",
-          psnr_min));
+  check_decoded (stream, pat, format, n_encoded, &obs->encoded);
   printf ("1..%d\n", n_test);
   return n_failed ? 1 : 0;
 }

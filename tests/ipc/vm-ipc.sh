@@ -7,7 +7,8 @@
 #          copy, no GST_PERFORMANCE copy line, both clients hold zcam's
 #          dma-bufs (their /proc/PID/fdinfo) and the importers attached them
 #          (bufinfo), the stream is well-formed FWHT with a frame per frame
-#          client 1 got, the display showed frames and sent release fences
+#          client 1 got and decodes to the camera's sequence codes in
+#          order, the display showed frames and sent release fences
 #          back, nothing left at the end. Frames dropped for client 1 (the
 #          encoder is slower than the camera under TCG) are reported.
 #   kill   client 1 (zcipcsrc ! zcfence ! fakesink) streams while client 2
@@ -119,6 +120,13 @@ three)
 		>"$tmp/fwht.out" 2>&1; rf=$?
 	sed 's/^/# /' "$tmp/fwht.out"
 	check "client 1 encoded every frame it got ($got)" eq "$rf" 0
+	# Decoded back (v4l2fwhtdec, the e2e test's decoder): every frame
+	# carries a camera sequence code, in increasing order, and looks like
+	# the zcam pattern.
+	"$build/tests/e2e/vm-e2e" --decode "$tmp/c1.fwht" BGRx 640 480 "$got" \
+		>"$tmp/decode.out" 2>&1; rd=$?
+	grep -v '^# decoded frame' "$tmp/decode.out" | sed 's/^/#   /'
+	check "client 1's stream decodes to the camera's frames, codes in order" eq "$rd" 0
 	check "client 1 sent release fences back" gt "$(stat "$tmp/c1.out" zcipcsrc0 releases)" 0
 	check "client 2 showed frames" gt "$(stat "$tmp/c2.out" zckmssink0 shown)" 0
 	# What the display showed at the end, read back through vkms's
