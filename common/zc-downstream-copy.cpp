@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "zc-downstream-copy.h"
 
+#include <string>
+
 namespace zc {
 
 static bool
@@ -35,7 +37,9 @@ v4l2_peer_copies (GstPad *srcpad)
       "output-io-mode=dmabuf-import on it to import the frames";
 }
 
-std::string
+/* Empty when nothing says downstream copies; else a sentence naming the
+ * element or pool and the fix. */
+static std::string
 downstream_copies (GstQuery *query, GstPad *srcpad)
 {
   std::string v4l2 = v4l2_peer_copies (srcpad);
@@ -70,7 +74,7 @@ downstream_copies (GstQuery *query, GstPad *srcpad)
   return out;
 }
 
-bool
+static bool
 claim_copy_warning (GstQuery *query)
 {
   static GQuark quark = g_quark_from_static_string ("zc-copy-warned");
@@ -79,6 +83,18 @@ claim_copy_warning (GstQuery *query)
     return false;
   gst_mini_object_set_qdata (obj, quark, GINT_TO_POINTER (1), NULL);
   return true;
+}
+
+void
+warn_if_downstream_copies (GstElement *self, GstQuery *query, GstPad *srcpad,
+    GstDebugCategory *perf, std::atomic<bool> &warned)
+{
+  std::string copies = downstream_copies (query, srcpad);
+  if (copies.empty () || !claim_copy_warning (query) || warned.exchange (true))
+    return;
+  GST_CAT_WARNING_OBJECT (perf, self, "%s", copies.c_str ());
+  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+      ("Frames will be copied by the CPU: %s.", copies.c_str ()), (NULL));
 }
 
 } // namespace zc

@@ -11,17 +11,17 @@
 
 #include <gst/gst.h>
 
-#include <string>
+#include <atomic>
 
 namespace zc {
 
-/* Empty when nothing in @query (answered by downstream) or in the element
- * linked to @srcpad (when given) says it copies; else a sentence naming the
- * element or pool and the fix. */
-std::string downstream_copies (GstQuery *query, GstPad *srcpad = nullptr);
-
-/* True once per query: the first element upstream that sees the sign
- * warns, the ones further up (zcamsrc behind zcfence) stay quiet. */
-bool claim_copy_warning (GstQuery *query);
+/* Once per stream (@warned) and once per query (the first element upstream
+ * that sees the sign warns, the ones further up stay quiet): when
+ * downstream's answer to the allocation query @query, or the element linked
+ * to @srcpad, says it copies, posts a bus warning from @self and logs the
+ * same under @perf (GST_PERFORMANCE) at WARNING level, naming the element
+ * and the fix. */
+void warn_if_downstream_copies (GstElement *self, GstQuery *query,
+    GstPad *srcpad, GstDebugCategory *perf, std::atomic<bool> &warned);
 
 } // namespace zc

@@ -762,13 +762,8 @@ gst_zc_fence_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION && ret) {
     /* zcfence stands right before the consumer, also behind a tee (which
      * hides downstream pools from zcamsrc): say here that it will copy. */
-    std::string copies = zc::downstream_copies (query, self->srcpad);
-    if (!copies.empty () && zc::claim_copy_warning (query) &&
-        !st->copy_warned.exchange (true)) {
-      GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "%s", copies.c_str ());
-      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-          ("Frames will be copied by the CPU: %s.", copies.c_str ()), (NULL));
-    }
+    zc::warn_if_downstream_copies (GST_ELEMENT (self), query, self->srcpad,
+        CAT_PERFORMANCE, st->copy_warned);
   }
   if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION) {
     /* A sink without an opinion (fakesink) fails the query, and a tee then

@@ -42,7 +42,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <poll.h>
@@ -674,13 +673,8 @@ gst_zcam_src_decide_allocation (GstBaseSrc *src, GstQuery *query)
   st->copy = !st->dmabuf_caps && !video_meta &&
       !same_layout (&st->info, &st->plain_info);
 
-  std::string copies = zc::downstream_copies (query, GST_BASE_SRC_PAD (src));
-  if (!copies.empty () && zc::claim_copy_warning (query) &&
-      !std::exchange (st->copy_warned, true)) {
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "%s", copies.c_str ());
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("Frames will be copied by the CPU: %s.", copies.c_str ()), (NULL));
-  }
+  zc::warn_if_downstream_copies (GST_ELEMENT (self), query,
+      GST_BASE_SRC_PAD (src), CAT_PERFORMANCE, st->copy_warned);
 
   while (gst_query_get_n_allocation_pools (query) > 0)
     gst_query_remove_nth_allocation_pool (query, 0);

@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include <atomic>
+
 #include "gstzcamsrc.h"
 #include "zc-ratelimit.h"
 #include "zc-unique-fd.h"
@@ -101,7 +103,8 @@ public:
   bool negotiated = false;
   bool dmabuf_caps = false;
   bool copy = false;
-  bool copy_warned = false; /* downstream copies: said once per stream */
+  /* Downstream copies: said once per stream (zc-downstream-copy.h). */
+  std::atomic<bool> copy_warned { false };
   GstZcamSrcFenceMode mode = DEFAULT_FENCE_MODE;
   guint fps_n = 0, fps_d = 1;
   GstClockTime period = GST_CLOCK_TIME_NONE;
