@@ -204,6 +204,7 @@ gst_zc_fence_meta_add_acquire_fence (GstZcFenceMeta *meta, gint fence_fd)
   g_return_val_if_fail (fence_fd >= 0, FALSE);
 
   zc::MutexLock lock (&meta->lock);
+  meta->acquire_status = 0; /* a new fence: not known yet */
   if (meta->acquire_fence < 0) {
     meta->acquire_fence = fd.release ();
   } else {
@@ -255,7 +256,40 @@ gst_zc_fence_meta_take_acquire_fence (GstZcFenceMeta *meta)
 {
   g_return_val_if_fail (meta != NULL, -1);
   zc::MutexLock lock (&meta->lock);
+  meta->acquire_status = 0;
   return std::exchange (meta->acquire_fence, -1);
+}
+
+/**
+ * gst_zc_fence_meta_get_acquire_status:
+ * @meta: a #GstZcFenceMeta
+ *
+ * The acquire fence's status, asked of the kernel (one SYNC_IOC_FILE_INFO,
+ * gst_zc_sync_file_query_status()) only until it is final: once the fence
+ * has signalled the answer is kept in the meta, so the elements along a
+ * path (a fence bridge, then a display) ask once between them. A consumer
+ * that waits for the fence in poll() asks after the fd polled readable.
+ *
+ * Returns: 1 when the fence signalled (or there is none), 0 while it is
+ *   pending, or the negative errno it signalled with (-EBADF when the
+ *   acquire fence is not a sync_file).
+ *
+ * Since: 0.1
+ */
+gint
+gst_zc_fence_meta_get_acquire_status (GstZcFenceMeta *meta)
+{
+  g_return_val_if_fail (meta != NULL, -EINVAL);
+  zc::MutexLock lock (&meta->lock);
+  if (meta->acquire_fence < 0)
+    return 1;
+  if (meta->acquire_status != 0)
+    return meta->acquire_status;
+  gint status;
+  if (!gst_zc_sync_file_query_status (meta->acquire_fence, &status))
+    status = -EBADF;
+  meta->acquire_status = status;
+  return status;
 }
 
 /**
@@ -279,7 +313,7 @@ gst_zc_fence_meta_wait_acquire (GstZcFenceMeta *meta, gint64 timeout_ns)
   zc::UniqueFd fd;
   {
     zc::MutexLock lock (&meta->lock);
-    if (meta->acquire_fence < 0)
+    if (meta->acquire_fence < 0 || meta->acquire_status != 0)
       return 0;
     fd = zc::UniqueFd (gst_zc_sync_file_dup (meta->acquire_fence));
   }

@@ -70,6 +70,40 @@ gst_zc_sync_file_wait (gint fence_fd, gint64 timeout_ns)
 }
 
 /**
+ * gst_zc_sync_file_query_status:
+ * @fence_fd: a sync_file fd
+ * @status: (out): 1 when signalled, 0 while pending, or the negative errno
+ *   the fence signalled with
+ *
+ * Asks the kernel for the fence's status with one SYNC_IOC_FILE_INFO that
+ * requests no per-fence details: the cheap question for a path that asks
+ * once per frame. For a sync_file merged from several fences an error on
+ * one of them shows here once all have signalled;
+ * gst_zc_sync_file_get_status() also sees it while others are pending, and
+ * gives the signal time.
+ *
+ * Returns: %TRUE when @status was set, %FALSE when @fence_fd is not a
+ *   sync_file (errno is set).
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_zc_sync_file_query_status (gint fence_fd, gint *status)
+{
+  g_return_val_if_fail (status != NULL, FALSE);
+  zc::debug_init ();
+  struct sync_file_info fi = {};
+  int ret = zc::xioctl (fence_fd, SYNC_IOC_FILE_INFO, &fi);
+  if (ret < 0) {
+    GST_DEBUG ("fd %d is no sync_file: %s", fence_fd, g_strerror (-ret));
+    errno = -ret;
+    return FALSE;
+  }
+  *status = fi.status;
+  return TRUE;
+}
+
+/**
  * gst_zc_sync_file_get_status:
  * @fence_fd: a sync_file fd
  * @info: (out caller-allocates): where to store the status

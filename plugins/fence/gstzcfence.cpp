@@ -391,39 +391,56 @@ enum class WaitResult {
   FLUSHING
 };
 
-/* Waits (bounded, interruptible by flushing) for @fence. */
+/* The status of @fence (1, 0 pending, or a negative error), through
+ * @meta when the fence is its acquire fence: the meta keeps a final
+ * answer, so the elements after us do not ask the kernel again. */
+static int
+fence_status (GstZcFenceMeta *meta, int fence)
+{
+  if (meta)
+    return gst_zc_fence_meta_get_acquire_status (meta);
+  int status;
+  return gst_zc_sync_file_query_status (fence, &status) ? status : 0;
+}
+
+/* Waits (bounded, interruptible by flushing) for @fence; @meta is the
+ * buffer's fence meta when @fence is its acquire fence, else NULL. The
+ * kernel is asked for the status once the fence polled readable (or right
+ * away with timeout=0): one SYNC_IOC_FILE_INFO per frame at most. */
 static WaitResult
-wait_fence (GstZcFence *self, int fence, int *status)
+wait_fence (GstZcFence *self, GstZcFenceMeta *meta, int fence, int *status)
 {
   State *st = self->state;
   GST_OBJECT_LOCK (self);
   guint64 timeout = st->timeout;
   GST_OBJECT_UNLOCK (self);
 
+  auto result = [status] (int s) {
+    *status = s;
+    return s < 0 ? WaitResult::ERROR : WaitResult::READY;
+  };
   *status = 0;
-  GstZcSyncFileInfo info;
-  if (gst_zc_sync_file_get_status (fence, &info) && info.status != 0) {
-    *status = info.status;
-    return info.status < 0 ? WaitResult::ERROR : WaitResult::READY;
-  }
   /* timeout=0: never wait, only complete frames pass. */
-  if (timeout == 0)
-    return WaitResult::TIMEOUT;
+  if (timeout == 0) {
+    int s = fence_status (meta, fence);
+    return s == 0 ? WaitResult::TIMEOUT : result (s);
+  }
 
   gint64 start = g_get_monotonic_time ();
   gint64 deadline = start + gint64 (timeout / 1000);
-  GST_OBJECT_LOCK (self);
-  st->stats.waited++;
-  GST_OBJECT_UNLOCK (self);
   WaitResult res = WaitResult::TIMEOUT;
+  /* The first poll only looks (timeout 0): a frame that finds its fence
+   * pending counts as waited. */
+  bool first = true;
   for (;;) {
     gint64 left_us = deadline - g_get_monotonic_time ();
-    if (left_us <= 0)
+    if (left_us <= 0 && !first)
       break;
     struct pollfd fds[2] = { { fence, POLLIN, 0 },
       { st->wake.fd (), POLLIN, 0 } };
-    int n = poll (fds, 2,
-        int (std::min<gint64> ((left_us + 999) / 1000, G_MAXINT)));
+    int ms = first ? 0 :
+                     int (std::min<gint64> ((left_us + 999) / 1000, G_MAXINT));
+    int n = poll (fds, 2, ms);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -436,18 +453,24 @@ wait_fence (GstZcFence *self, int fence, int *status)
       break;
     }
     if (fds[0].revents) {
-      res = WaitResult::READY;
-      if (gst_zc_sync_file_get_status (fence, &info) && info.status < 0) {
-        *status = info.status;
-        res = WaitResult::ERROR;
-      }
+      /* Signalled; an error or a fd that is no sync_file? */
+      int s = fence_status (meta, fence);
+      res = result (s == 0 ? 1 : s);
       break;
     }
+    if (first) {
+      first = false;
+      GST_OBJECT_LOCK (self);
+      st->stats.waited++;
+      GST_OBJECT_UNLOCK (self);
+    }
   }
-  guint64 waited = guint64 (g_get_monotonic_time () - start) * 1000;
-  GST_OBJECT_LOCK (self);
-  st->stats.wait_max = std::max (st->stats.wait_max, waited);
-  GST_OBJECT_UNLOCK (self);
+  if (!first) {
+    guint64 waited = guint64 (g_get_monotonic_time () - start) * 1000;
+    GST_OBJECT_LOCK (self);
+    st->stats.wait_max = std::max (st->stats.wait_max, waited);
+    GST_OBJECT_UNLOCK (self);
+  }
   return res;
 }
 
@@ -484,7 +507,7 @@ wait_acquire (GstZcFence *self, GstBuffer *buf)
   if (fence < 0)
     return WaitResult::READY;
   int status;
-  WaitResult res = wait_fence (self, fence, &status);
+  WaitResult res = wait_fence (self, implicit ? nullptr : meta, fence, &status);
   if (res == WaitResult::ERROR)
     count_drop (self, buf, status, false);
   else if (res == WaitResult::TIMEOUT)
@@ -502,9 +525,9 @@ import_acquire (GstZcFence *self, GstBuffer *buf)
   if (fence < 0)
     return true;
 
-  GstZcSyncFileInfo info;
-  if (gst_zc_sync_file_get_status (fence, &info) && info.status < 0) {
-    count_drop (self, buf, info.status, false);
+  int status = gst_zc_fence_meta_get_acquire_status (meta);
+  if (status < 0) {
+    count_drop (self, buf, status, false);
     return false;
   }
   guint imported = 0;
@@ -525,7 +548,7 @@ import_acquire (GstZcFence *self, GstBuffer *buf)
       st->import_unsupported = true;
       /* Without the import the consumer would read too early: wait here. */
       int status;
-      WaitResult r = wait_fence (self, fence, &status);
+      WaitResult r = wait_fence (self, meta, fence, &status);
       if (r == WaitResult::ERROR || r == WaitResult::TIMEOUT)
         count_drop (self, buf, status, r == WaitResult::TIMEOUT);
       return r == WaitResult::READY;

@@ -303,8 +303,7 @@ gst_zc_kms_sink_stop (GstBaseSink *bsink)
   bool summary;
   {
     std::lock_guard<std::mutex> g (st->frame_lock);
-    st->next.reset ();
-    st->later.reset ();
+    st->pending.clear ();
     st->in_flight.reset ();
     st->on_screen.reset ();
     summary = st->warnings.flush (g_get_monotonic_time (), &sum);
@@ -586,20 +585,11 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
   f->dst = st->dst;
   f->deadline_us = g_get_monotonic_time () + gint64 (fence_timeout / 1000);
 
-  if (GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf)) {
-    int acquire = gst_zc_fence_meta_get_acquire_fence (meta);
-    GstZcSyncFileInfo fi;
-    if (acquire >= 0 && gst_zc_sync_file_get_status (acquire, &fi) &&
-        fi.status < 0) {
-      GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped",
-          fi.status);
-      std::lock_guard<std::mutex> g (st->frame_lock);
-      st->stats.fence_errors++;
-      return GST_FLOW_OK;
-    }
-    if (acquire >= 0)
-      f->acquire.reset (gst_zc_sync_file_dup (acquire));
-  }
+  /* The display thread waits for the acquire fence (and drops the frame
+   * if it fails); the meta keeps its fd and its status. */
+  if (GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf))
+    if (gst_zc_fence_meta_get_acquire_fence (meta) >= 0)
+      f->meta = meta;
 
   int ret = st->dmabuf_failed ? -ENOTSUP : import_buffer (st, buf, &f->fb_id);
   if (ret == 0) {
@@ -611,12 +601,9 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
       st->dmabuf_failed = true;
     }
     /* The CPU reads the frame: it must be complete (bounded wait). */
-    if (f->acquire.valid ()) {
-      int w = gst_zc_sync_file_wait (f->acquire.get (), fence_timeout);
-      GstZcSyncFileInfo fi;
-      if (w < 0 ||
-          (gst_zc_sync_file_get_status (f->acquire.get (), &fi) &&
-              fi.status < 0)) {
+    if (f->meta) {
+      int w = gst_zc_sync_file_wait (f->acquire_fd (), fence_timeout);
+      if (w < 0 || gst_zc_fence_meta_get_acquire_status (f->meta) < 0) {
         std::lock_guard<std::mutex> g (st->frame_lock);
         if (w == -ETIMEDOUT)
           st->stats.fence_timeouts++;
@@ -624,7 +611,7 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
           st->stats.fence_errors++;
         return GST_FLOW_OK;
       }
-      f->acquire.reset ();
+      f->meta = nullptr;
     }
     ret = copy_buffer (self, buf, *f);
     if (ret < 0) {
@@ -658,13 +645,13 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
     std::lock_guard<std::mutex> g (st->frame_lock);
     if (!f->buffer)
       st->stats.copies++;
-    if (!st->next) {
-      st->next = std::move (f);
-    } else {
-      if (st->later)
-        st->stats.replaced++; /* never shown: replaced by a newer frame */
-      st->later = std::move (f);
+    /* Full: the newest pending frame makes way (never shown); the older
+     * ones are closer to being ready. */
+    if (st->pending.size () >= MAX_PENDING) {
+      st->stats.replaced++;
+      st->pending.pop_back ();
     }
+    st->pending.push_back (std::move (f));
   }
   st->wake.signal ();
   return GST_FLOW_OK;
@@ -692,7 +679,7 @@ wait_until_idle (GstZcKmsSink *self)
       std::chrono::seconds (1);
   std::unique_lock<std::mutex> lk (st->frame_lock);
   bool idle = st->idle_cond.wait_until (lk, deadline, [st] {
-    return (!st->next && !st->later && !st->in_flight) || st->unlocked ||
+    return (st->pending.empty () && !st->in_flight) || st->unlocked ||
         st->failed || st->stopping;
   });
   if (!idle)
@@ -764,9 +751,9 @@ gst_zc_kms_sink_propose_allocation (GstBaseSink *bsink, GstQuery *query)
     gst_buffer_pool_config_get_params (config, NULL, &size, NULL, NULL);
     gst_structure_free (config);
   }
-  /* The display holds up to four frames (on screen, committed, next,
-   * later). */
-  gst_query_add_allocation_pool (query, pool, size, 4, 0);
+  /* The display holds a frame on screen, one committed and the pending
+   * ones. */
+  gst_query_add_allocation_pool (query, pool, size, 2 + MAX_PENDING, 0);
   gst_query_add_allocation_param (query, st->allocator, NULL);
   if (pool)
     gst_object_unref (pool);

@@ -81,8 +81,8 @@ commit_frame_locked (GstZcKmsSink *self, Frame &f)
         zc::add_plane_off (req, p);
   }
   zc::add_plane (req, *plane, out.crtc_id, f.fb_id, f.src, f.dst);
-  if (f.acquire.valid () && plane->props.in_fence_fd)
-    req.add (plane->id, plane->props.in_fence_fd, f.acquire.get ());
+  if (f.acquire_fd () >= 0 && plane->props.in_fence_fd)
+    req.add (plane->id, plane->props.in_fence_fd, f.acquire_fd ());
   if (plane != primary) {
     /* Drivers like vkms need the primary plane to cover the CRTC: black. */
     Rect full { 0, 0, out.mode.hdisplay, out.mode.vdisplay };
@@ -129,15 +129,22 @@ release_previous_locked (State *st, const Frame &f)
   st->on_screen.reset ();
 }
 
-/* Whether a frame's acquire fence signalled without an error (or it has
- * none): it can go to the display now. */
-static bool
-fence_ready (const Frame &f)
+/* A frame's acquire fence: 1 signalled (or none), 0 pending, or the error
+ * it signalled with. The kernel is asked once, after poll() said the fence
+ * is readable, and through the meta, which keeps the answer for everyone
+ * (zcfence upstream may have asked already). */
+static int
+frame_status (Frame &f)
 {
-  GstZcSyncFileInfo info;
-  return !f.acquire.valid () ||
-      (gst_zc_sync_file_get_status (f.acquire.get (), &info) &&
-          info.status == 1);
+  if (!f.meta || f.status != 0)
+    return f.meta ? f.status : 1;
+  if (!f.readable)
+    return 0;
+  int s = gst_zc_fence_meta_get_acquire_status (f.meta);
+  if (s == 0)
+    f.readable = false; /* not signalled after all: poll again */
+  f.status = s;
+  return s;
 }
 
 void
@@ -154,59 +161,71 @@ post_timeout_summary (GstZcKmsSink *self,
       ("failed", G_TYPE_UINT64, sum.count, NULL));
 }
 
-/* Commits st->next when the display is free and its fence is ready; the
- * newest frame (st->later) takes its place once its own fence signalled.
- * Returns the poll timeout (ms) the thread should use, -1 for none. */
+/* Counts a frame dropped because its fence did not signal in time and
+ * posts the rate-limited warning. */
+static void
+fence_timed_out_locked (GstZcKmsSink *self)
+{
+  State *st = self->state;
+  st->stats.fence_timeouts++;
+  /* Counted exactly above; the messages are rate-limited. */
+  zc::WarningLimiter::Summary sum;
+  switch (st->warnings.failed (g_get_monotonic_time (), &sum)) {
+    case zc::WarningLimiter::Post::FIRST:
+      GST_ELEMENT_WARNING (self, STREAM, FAILED,
+          ("A frame's acquire fence did not signal within "
+           "fence-timeout; the frame was dropped."),
+          (NULL));
+      break;
+    case zc::WarningLimiter::Post::SUMMARY:
+      post_timeout_summary (self, sum);
+      break;
+    case zc::WarningLimiter::Post::NONE:
+      break;
+  }
+}
+
+/* When the display is free, commits the newest pending frame whose fence
+ * signalled; the older pending frames count as replaced. Frames whose
+ * fence failed or timed out are dropped and counted. Returns the poll
+ * timeout (ms) the thread should use, -1 for none. */
 static int
 advance_locked (GstZcKmsSink *self)
 {
   State *st = self->state;
   if (st->in_flight || st->failed)
     return -1;
-  if (st->next && st->later && fence_ready (*st->later)) {
-    st->stats.replaced++; /* never shown: a newer frame is ready */
-    st->next = std::move (st->later);
-  }
-  if (!st->next)
-    st->next = std::move (st->later);
-  if (!st->next)
-    return -1;
-  Frame &f = *st->next;
-  if (f.acquire.valid ()) {
-    GstZcSyncFileInfo info;
-    if (gst_zc_sync_file_get_status (f.acquire.get (), &info)) {
-      if (info.status < 0) {
-        GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped",
-            info.status);
-        st->stats.fence_errors++;
-        st->next = std::move (st->later);
-        return 0;
-      }
-      if (info.status == 0) {
-        gint64 left = f.deadline_us - g_get_monotonic_time ();
-        if (left > 0)
-          return int ((left + 999) / 1000);
-        st->stats.fence_timeouts++;
-        st->next = std::move (st->later);
-        /* Counted exactly above; the messages are rate-limited. */
-        zc::WarningLimiter::Summary sum;
-        switch (st->warnings.failed (g_get_monotonic_time (), &sum)) {
-          case zc::WarningLimiter::Post::FIRST:
-            GST_ELEMENT_WARNING (self, STREAM, FAILED,
-                ("A frame's acquire fence did not signal within "
-                 "fence-timeout; the frame was dropped."),
-                (NULL));
-            break;
-          case zc::WarningLimiter::Post::SUMMARY:
-            post_timeout_summary (self, sum);
-            break;
-          case zc::WarningLimiter::Post::NONE:
-            break;
-        }
-        return 0;
-      }
+  gint64 now = g_get_monotonic_time ();
+  gint64 wait_us = -1;
+  ptrdiff_t ready = -1;
+  for (auto it = st->pending.begin (); it != st->pending.end ();) {
+    Frame &f = **it;
+    int status = frame_status (f);
+    if (status < 0) {
+      GST_DEBUG_OBJECT (self, "acquire fence error %d: frame dropped", status);
+      st->stats.fence_errors++;
+      it = st->pending.erase (it);
+      continue;
     }
+    if (status == 0 && f.deadline_us <= now) {
+      fence_timed_out_locked (self);
+      it = st->pending.erase (it);
+      continue;
+    }
+    if (status == 0) {
+      gint64 left = f.deadline_us - now;
+      wait_us = wait_us < 0 ? left : MIN (wait_us, left);
+    } else {
+      ready = it - st->pending.begin ();
+    }
+    ++it;
   }
+  if (ready < 0)
+    return wait_us < 0 ? -1 : int ((wait_us + 999) / 1000);
+  /* Never shown: a newer frame is ready. */
+  st->stats.replaced += guint64 (ready);
+  st->pending.erase (st->pending.begin (), st->pending.begin () + ready);
+  Frame &f = *st->pending.front ();
   int ret = commit_frame_locked (self, f);
   if (ret == -EBUSY)
     return 2; /* someone else's commit on the CRTC: retry */
@@ -220,12 +239,11 @@ advance_locked (GstZcKmsSink *self)
     FAIL_LOCKED (self, st, FAILED,
         ("Could not show a frame on the display.%s", advice),
         ("atomic commit of plane %u: %s", f.plane_id, g_strerror (-ret)));
-    st->next.reset ();
-    st->later.reset ();
+    st->pending.clear ();
     return -1;
   }
-  st->in_flight = std::move (st->next);
-  st->next = std::move (st->later);
+  st->in_flight = std::move (st->pending.front ());
+  st->pending.pop_front ();
   release_previous_locked (st, *st->in_flight);
   return -1;
 }
@@ -243,23 +261,36 @@ display_thread (GstZcKmsSink *self)
   while (!st->stopping) {
     int timeout = advance_locked (self);
     st->idle_cond.notify_all ();
-    pollfd pfd[4] = {
+    /* The display's events, and the acquire fence of every pending
+     * frame when no commit is in flight (any of them may become the one to
+     * show). */
+    pollfd pfd[2 + MAX_PENDING] = {
       { st->wake.fd (), POLLIN, 0 },
       { st->dev->fd (), POLLIN, 0 },
-      { -1, POLLIN, 0 },
-      { -1, POLLIN, 0 },
     };
-    /* Waiting for the acquire fence of the next frame, or of the newer one
-     * that would replace it. */
-    if (timeout > 2 && st->next && st->next->acquire.valid ())
-      pfd[2].fd = st->next->acquire.get ();
-    if (timeout > 2 && st->later && st->later->acquire.valid ())
-      pfd[3].fd = st->later->acquire.get ();
+    Frame *waiting[MAX_PENDING] = {};
+    nfds_t n_fds = 2;
+    if (timeout != 0 && !st->in_flight) {
+      for (const FramePtr &f : st->pending) {
+        if (n_fds == G_N_ELEMENTS (pfd))
+          break;
+        if (f->acquire_fd () < 0 || f->readable)
+          continue;
+        waiting[n_fds - 2] = f.get ();
+        pfd[n_fds++] = { f->acquire_fd (), POLLIN, 0 };
+      }
+    }
     lk.unlock ();
-    int n = poll (pfd, 4, timeout);
+    int n = poll (pfd, n_fds, timeout);
     lk.lock ();
     if (n <= 0)
       continue;
+    /* show_frame may have replaced a frame meanwhile: mark only those
+     * still pending. */
+    for (nfds_t i = 2; i < n_fds; i++)
+      for (const FramePtr &f : st->pending)
+        if (pfd[i].revents && f.get () == waiting[i - 2])
+          f->readable = true;
     if (pfd[0].revents & POLLIN)
       st->wake.clear ();
     if (pfd[1].revents & POLLIN)

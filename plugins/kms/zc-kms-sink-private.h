@@ -11,7 +11,10 @@
 #include "zc-ratelimit.h"
 #include "zc-wakeup.h"
 
+#include <gst/zerocopy/zerocopy.h>
+
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,9 +26,12 @@ GST_DEBUG_CATEGORY_EXTERN (gst_zc_kms_sink_debug);
 namespace zc {
 
 constexpr guint64 DEFAULT_FENCE_TIMEOUT = GST_SECOND;
-/* Frames the sink can hold at once: on screen, committed, next, later, and
- * the one being copied. */
-constexpr unsigned N_COPY_SLOTS = 5;
+/* Frames waiting to be committed, oldest first (zcamsrc's early mode
+ * pushes each frame while it is being captured, a few periods ahead). */
+constexpr size_t MAX_PENDING = 3;
+/* Frames the sink can hold at once: on screen, committed, the pending ones
+ * and the one being copied. */
+constexpr unsigned N_COPY_SLOTS = 2 + MAX_PENDING + 1;
 
 /* One frame on its way to the display. Destroyed with the state's frame
  * lock held (it may drop the last ref of a copy slot). */
@@ -36,10 +42,19 @@ struct Frame
   uint32_t fb_id = 0;
   uint32_t plane_id = 0;
   Rect src, dst;
-  UniqueFd acquire;
+  /* The buffer's fence meta when the frame waits for its acquire fence
+   * (valid while `buffer` is held; the fd stays the meta's). */
+  GstZcFenceMeta *meta = nullptr;
+  bool readable = false; /* poll() said the acquire fence signalled */
+  int status = 0;        /* 1 or the fence's error once known */
   UniqueFd out_fence;
   gint64 deadline_us = 0; /* fence-timeout for the acquire fence */
   gint64 commit_us = 0;
+
+  int acquire_fd () const
+  {
+    return meta ? gst_zc_fence_meta_get_acquire_fence (meta) : -1;
+  }
 
   ~Frame ()
   {
@@ -97,12 +112,14 @@ struct State
    * stats, the flags and the commit sequence; it is taken after the
    * object lock, never before. */
   std::mutex frame_lock;
-  /* next: the oldest frame not committed yet (it may wait for its acquire
-   * fence); later: the newest frame after it. A frame waiting for its fence
-   * is only dropped for a newer one whose fence has signalled, so frames
-   * pushed before their fences (zcamsrc's early mode) cannot starve the
-   * display by replacing each other. */
-  FramePtr next, later, in_flight, on_screen;
+  /* pending: frames not committed yet, oldest first, at most MAX_PENDING;
+   * each may wait for its acquire fence. The newest whose fence signalled
+   * is committed when the display is free and the older ones count as
+   * replaced; a frame still waiting is only replaced by a newer one that is
+   * ready, so frames pushed before their fences (zcamsrc's early mode)
+   * are shown in turn as they complete instead of replacing each other. */
+  std::deque<FramePtr> pending;
+  FramePtr in_flight, on_screen;
   Stats stats;
   zc::WarningLimiter warnings; /* fence timeouts: what reaches the bus */
   bool stopping = false, modeset = true, failed = false;

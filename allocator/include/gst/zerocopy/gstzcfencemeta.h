@@ -57,7 +57,11 @@ typedef struct
   /* The buffer the meta is attached to (no reference: the meta dies with
    * it), for the acquire fence it leaves on the buffer's memories. */
   GstBuffer *buffer;
-  gpointer _gst_reserved[GST_PADDING];
+  /* The acquire fence's status once it is final (1, or the error it
+   * signalled with; 0 while unknown): a signalled fence never changes, so
+   * consumers along the path ask the kernel once between them. */
+  gint acquire_status;
+  gpointer _gst_reserved[GST_PADDING - 1];
 } GstZcFenceMeta;
 
 GST_ZC_API
@@ -81,6 +85,9 @@ gint gst_zc_fence_meta_get_acquire_fence (GstZcFenceMeta *meta);
 
 GST_ZC_API
 gint gst_zc_fence_meta_take_acquire_fence (GstZcFenceMeta *meta);
+
+GST_ZC_API
+gint gst_zc_fence_meta_get_acquire_status (GstZcFenceMeta *meta);
 
 GST_ZC_API
 gint gst_zc_fence_meta_wait_acquire (GstZcFenceMeta *meta, gint64 timeout_ns);

@@ -53,6 +53,9 @@ GST_ZC_API
 gint gst_zc_sync_file_wait (gint fence_fd, gint64 timeout_ns);
 
 GST_ZC_API
+gboolean gst_zc_sync_file_query_status (gint fence_fd, gint *status);
+
+GST_ZC_API
 gboolean gst_zc_sync_file_get_status (gint fence_fd, GstZcSyncFileInfo *info);
 
 GST_ZC_API
