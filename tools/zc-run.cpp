@@ -16,6 +16,7 @@
 //     printed as "zc-run: late NAME dropped=N" (JSON: late_dropped).
 //   - --latency: capture-to-display latency of the frames zckmssink showed;
 //     see LatencyProbe below for how it is measured.
+//   - --pts: each zcamsrc buffer's PTS against its capture completion time.
 //
 //   - SIGINT / SIGTERM send EOS (like gst-launch-1.0 -e), so a pipeline
 //     with a live source ends with its stats printed.
@@ -95,6 +96,9 @@ const char usage_text[] =
     "                  showed (holds each displayed buffer until the sink "
     "attached\n"
     "                  its release fence)\n"
+    "  --pts           compare each zcamsrc buffer's PTS with the time zcam "
+    "completed\n"
+    "                  the frame (its fence's signal time): min, max, drift\n"
     "  --timeout SEC   send EOS after SEC seconds if the pipeline has not "
     "ended\n"
     "  -h, --help      this text\n";
@@ -330,6 +334,67 @@ latency_probe_cb (GstPad *, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+// ---- PTS against the capture clock ---------------------------------------
+
+// --pts: for every buffer leaving the zcamsrc, its PTS as a clock time
+// (running time + base time; the pipeline clock is the monotonic system
+// clock) and its acquire fence, whose signal timestamp is the time zcam
+// completed the frame (CLOCK_MONOTONIC). Read at the end, when every fence
+// has signalled: PTS minus completion time, per frame in push order.
+class PtsProbe
+{
+public:
+  void on_buffer (GstElement *element, GstBuffer *buf)
+  {
+    GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (buf);
+    int acq = meta ? gst_zc_fence_meta_get_acquire_fence (meta) : -1;
+    if (acq < 0 || !GST_BUFFER_PTS_IS_VALID (buf))
+      return;
+    GstClockTime base = gst_element_get_base_time (element);
+    std::lock_guard<std::mutex> lk (lock_);
+    frames_.push_back (
+        { gint64 (GST_BUFFER_PTS (buf) + base), gst_zc_sync_file_dup (acq) });
+  }
+
+  // PTS - completion (ns) of the frames whose fence signalled without error.
+  std::vector<gint64> differences ()
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    std::vector<gint64> out;
+    for (auto &f : frames_) {
+      GstZcSyncFileInfo info;
+      if (f.fence >= 0 && gst_zc_sync_file_wait (f.fence, GST_SECOND) == 0 &&
+          gst_zc_sync_file_get_status (f.fence, &info) && info.status == 1)
+        out.push_back (f.pts_clock - gint64 (info.timestamp_ns));
+      if (f.fence >= 0)
+        close (f.fence);
+      f.fence = -1;
+    }
+    return out;
+  }
+
+private:
+  struct Frame
+  {
+    gint64 pts_clock;
+    int fence;
+  };
+  std::mutex lock_;
+  std::vector<Frame> frames_;
+};
+
+GstPadProbeReturn
+pts_probe_cb (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  auto *probe = static_cast<PtsProbe *> (user_data);
+  if (GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info)) {
+    GstElement *e = gst_pad_get_parent_element (pad);
+    probe->on_buffer (e, buf);
+    gst_object_unref (e);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 double
 percentile (std::vector<gint64> v, double p)
 {
@@ -430,6 +495,7 @@ struct Options
   const char *png = nullptr;
   const char *json = nullptr;
   bool latency = false;
+  bool pts = false;
   double timeout = 0;
 };
 
@@ -582,6 +648,8 @@ main (int argc, char **argv)
       opt.timeout = g_ascii_strtod (argv[++i], nullptr);
     } else if (a == "--latency") {
       opt.latency = true;
+    } else if (a == "--pts") {
+      opt.pts = true;
     } else if (a == "--") {
       i++;
       break;
@@ -659,6 +727,22 @@ main (int argc, char **argv)
       return 1;
     }
     g_object_set (sink, "fd", drm.fd (), NULL);
+  }
+
+  PtsProbe pts_probe;
+  if (opt.pts) {
+    GstElement *cam = nullptr;
+    for (GstElement *e : elements)
+      if (is_factory (e, "zcamsrc") && !cam)
+        cam = e;
+    if (!cam) {
+      fprintf (stderr, "zc-run: --pts needs a zcamsrc in the pipeline\n");
+      return 2;
+    }
+    GstPad *pad = gst_element_get_static_pad (cam, "src");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, pts_probe_cb,
+        &pts_probe, nullptr);
+    gst_object_unref (pad);
   }
 
   LatencyProbe probe;
@@ -784,6 +868,31 @@ main (int argc, char **argv)
     json += buf;
     snprintf (buf, sizeof buf, ",\n  \"sink_received\": %" G_GUINT64_FORMAT,
         probe.received ());
+    json += buf;
+  }
+  if (opt.pts) {
+    std::vector<gint64> d = pts_probe.differences ();
+    char buf[512];
+    if (d.empty ()) {
+      g_print ("zc-run: pts: no frames with a signalled fence\n");
+      snprintf (buf, sizeof buf, ",\n  \"pts_minus_capture_ms\": null");
+    } else {
+      // Drift: the median of the last quarter against the first quarter's.
+      size_t q = std::max<size_t> (d.size () / 4, 1);
+      double first_q = percentile ({ d.begin (), d.begin () + q }, 50);
+      double last_q = percentile ({ d.end () - q, d.end () }, 50);
+      double mn = percentile (d, 0), med = percentile (d, 50),
+             mx = percentile (d, 100);
+      g_print ("zc-run: pts minus capture (ms, %zu frames): min %.1f median "
+               "%.1f max %.1f first-quarter-median %.1f "
+               "last-quarter-median %.1f\n",
+          d.size (), mn, med, mx, first_q, last_q);
+      snprintf (buf, sizeof buf,
+          ",\n  \"pts_minus_capture_ms\": {\"frames\": %zu, \"min\": %.2f, "
+          "\"median\": %.2f, \"max\": %.2f, \"first_quarter_median\": "
+          "%.2f, \"last_quarter_median\": %.2f}",
+          d.size (), mn, med, mx, first_q, last_q);
+    }
     json += buf;
   }
   json += "\n}\n";

@@ -28,6 +28,7 @@
 #include <gst/allocators/allocators.h>
 #include <gst/zerocopy/zerocopy.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -645,11 +646,17 @@ gst_zc_kms_sink_show_frame (GstVideoSink *vsink, GstBuffer *buf)
     std::lock_guard<std::mutex> g (st->frame_lock);
     if (!f->buffer)
       st->stats.copies++;
-    /* Full: the newest pending frame makes way (never shown); the older
-     * ones are closer to being ready. */
+    /* More than MAX_PENDING: the oldest frame known to be ready makes way
+     * (a newer ready one would replace it anyway). Frames still waiting
+     * for their fence stay: each is a capture in progress, and their
+     * number is bounded by the producer's buffers. */
     if (st->pending.size () >= MAX_PENDING) {
-      st->stats.replaced++;
-      st->pending.pop_back ();
+      auto it = std::find_if (st->pending.begin (), st->pending.end (),
+          [] (const FramePtr &p) { return !p->meta || p->status > 0; });
+      if (it != st->pending.end ()) {
+        st->stats.replaced++;
+        st->pending.erase (it);
+      }
     }
     st->pending.push_back (std::move (f));
   }

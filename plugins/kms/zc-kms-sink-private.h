@@ -26,8 +26,9 @@ GST_DEBUG_CATEGORY_EXTERN (gst_zc_kms_sink_debug);
 namespace zc {
 
 constexpr guint64 DEFAULT_FENCE_TIMEOUT = GST_SECOND;
-/* Frames waiting to be committed, oldest first (zcamsrc's early mode
- * pushes each frame while it is being captured, a few periods ahead). */
+/* Ready frames kept waiting to be committed; frames that still wait for
+ * their acquire fence are not limited by it (zcamsrc's early mode pushes
+ * each frame while it is being captured, a few periods ahead). */
 constexpr size_t MAX_PENDING = 3;
 /* Frames the sink can hold at once: on screen, committed, the pending ones
  * and the one being copied. */
@@ -112,8 +113,8 @@ struct State
    * stats, the flags and the commit sequence; it is taken after the
    * object lock, never before. */
   std::mutex frame_lock;
-  /* pending: frames not committed yet, oldest first, at most MAX_PENDING;
-   * each may wait for its acquire fence. The newest whose fence signalled
+  /* pending: frames not committed yet, oldest first; each may wait for
+   * its acquire fence. The newest whose fence signalled
    * is committed when the display is free and the older ones count as
    * replaced; a frame still waiting is only replaced by a newer one that is
    * ready, so frames pushed before their fences (zcamsrc's early mode)

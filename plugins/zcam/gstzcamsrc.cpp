@@ -780,6 +780,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     GstBuffer *buffer = nullptr;
     UniqueFd acquire;
     guint64 seq = 0, ts = 0;
+    gint64 completion_offset = 0;
+    bool complete = false;
     {
       std::lock_guard<std::mutex> lock (st->lock);
       step = st->next_step (warnings, &idx, &err);
@@ -792,6 +794,8 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
         acquire = std::move (s.acquire_fence);
         seq = s.sequence;
         ts = s.timestamp_ns;
+        complete = !s.in_kernel;
+        completion_offset = st->completion_offset ();
       }
     }
 
@@ -838,10 +842,19 @@ gst_zcam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       return GST_FLOW_FLUSHING;
     }
     const bool early = st->mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !st->copy;
-    /* Early mode pushes before the capture: the PTS is the expected
-     * completion time, one frame period per sequence number after STREAMON
-     * (the device's timer runs on CLOCK_MONOTONIC from there). */
-    guint64 mono = early ? st->t0_ns + (seq + 1) * st->period : ts;
+    /* The PTS is the time the frame's fence signals (zcam completes it),
+     * as CLOCK_MONOTONIC running time. Late mode, and early mode for a
+     * frame that completed before its turn to be pushed: that time. Early
+     * mode otherwise pushes before the capture completes: the expected
+     * completion time, the end of the period QBUF predicted (one frame
+     * period per sequence number after STREAMON; the device's timer runs on
+     * CLOCK_MONOTONIC from there) plus the readout time the recent
+     * completions showed. A frame the device runs late for completes later
+     * than that; the next predictions follow (QBUF predicts from the
+     * clock), so the PTS never drifts. */
+    guint64 mono = early && !complete ?
+        st->t0_ns + (seq + 1) * st->period + guint64 (completion_offset) :
+        ts;
     GstClockTime pts = monotonic_to_running (self, mono);
     if (GST_CLOCK_TIME_IS_VALID (pts) && st->pushed_any &&
         GST_CLOCK_TIME_IS_VALID (st->last_pts) && pts < st->last_pts)

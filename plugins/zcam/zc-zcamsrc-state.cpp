@@ -91,6 +91,7 @@ ZcamSrcState::stop_streaming ()
   }
   have_last_seq = false;
   pushed_any = false;
+  n_lateness = 0;
 }
 
 bool
@@ -156,6 +157,25 @@ ZcamSrcState::queue_slot (size_t i)
   return 0;
 }
 
+/* Early mode: a frame predicted (QBUF) for period @qseq completed at
+ * @ts_ns. QBUF's prediction is the end of that period; the frame completes
+ * later by the readout time, and by any periods the device lost for it
+ * (lock held). */
+void
+ZcamSrcState::note_completion (guint64 qseq, guint64 ts_ns)
+{
+  gint64 predicted = gint64 (t0_ns + (qseq + 1) * period);
+  lateness_ns[n_lateness++ % N_LATENESS] =
+      std::max<gint64> (0, gint64 (ts_ns) - predicted);
+}
+
+gint64
+ZcamSrcState::completion_offset () const
+{
+  size_t n = std::min (n_lateness, N_LATENESS);
+  return n ? *std::min_element (lateness_ns, lateness_ns + n) : 0;
+}
+
 /* Reads all pending completion events (lock held). */
 int
 ZcamSrcState::drain_events (std::vector<Warning> &warnings)
@@ -191,22 +211,28 @@ ZcamSrcState::drain_events (std::vector<Warning> &warnings)
     have_last_seq = true;
     it->in_kernel = false;
     it->timestamp_ns = ev.timestamp_ns;
-    /* Early mode pushed the buffer with QBUF's sequence (its offset); from
-     * here on (late mode, copies) it goes with the captured one. */
+    /* Early mode pushes the buffer with QBUF's sequence (its offset), the
+     * prediction its PTS comes from; late mode with the captured one. */
     const bool early = mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !copy;
     const guint64 pushed_seq = early ? it->sequence : ev.sequence;
-    it->sequence = ev.sequence;
+    if (early && !(ev.flags & ZCAM_EVENT_ERROR))
+      note_completion (it->sequence, ev.timestamp_ns);
+    if (!early)
+      it->sequence = ev.sequence;
     if (ev.flags & ZCAM_EVENT_ERROR) {
       {
         ObjectLock guard (self_);
         stats.fence_errors++;
       }
       warnings.push_back ({ pushed_seq, ev.error });
-      it->acquire_fence.reset ();
-      /* Late mode: the frame is dropped, the buffer goes back in. */
+      /* Late mode: the frame is dropped, the buffer goes back in. Early
+       * mode pushes it anyway (if it is not pushed yet): its acquire fence
+       * carries the error. */
+      if (!early)
+        it->acquire_fence.reset ();
       continue;
     }
-    if (mode == GST_ZCAM_SRC_FENCE_MODE_LATE || copy) {
+    if (!early) {
       it->ready = true;
       ready.push_back (it - slots.begin ());
     }
@@ -226,8 +252,10 @@ ZcamSrcState::next_step (std::vector<Warning> &warnings, size_t *out, int *err)
   }
   const bool early = mode == GST_ZCAM_SRC_FENCE_MODE_EARLY && !copy;
 
-  /* Queue every buffer that is back and idle: in early mode one at a time,
-   * and that one is pushed right away. */
+  /* Queue every buffer that is back and idle, so that the device always
+   * has buffers for the coming periods; early mode pushes them in queue
+   * order, each while it is captured (a sink holding one until its PTS
+   * does not leave the device without buffers). */
   for (size_t i = 0; i < slots.size (); i++) {
     Slot &s = slots[i];
     if (s.downstream || s.in_kernel || s.ready || !s.buffer)
@@ -247,11 +275,11 @@ ZcamSrcState::next_step (std::vector<Warning> &warnings, size_t *out, int *err)
       t0_ns = guint64 (monotonic_ns ());
     }
     if (early) {
-      *out = i;
-      return Step::PUSH;
+      s.ready = true;
+      ready.push_back (i);
     }
   }
-  if (!early && !ready.empty ()) {
+  if (!ready.empty ()) {
     *out = ready.front ();
     ready.pop_front ();
     slots[*out].ready = false;

@@ -35,7 +35,7 @@ struct Slot
   int dmabuf_fd = -1;       /* owned by the buffer's memory */
   bool in_kernel = false;   /* queued, completion event not read yet */
   bool downstream = false;  /* handed out, not returned yet */
-  bool ready = false;       /* late mode: complete, waiting for push */
+  bool ready = false;       /* in `ready`: waiting for its push */
   UniqueFd release_fence;   /* merged release fences of the last lap */
   UniqueFd acquire_fence;   /* out-fence of the current capture */
   guint32 index = 0;        /* the device's buffer index (QBUF) */
@@ -122,12 +122,25 @@ public:
   /* Protects the fields below. */
   std::mutex lock;
   std::vector<Slot> slots;
-  std::deque<size_t> ready; /* late mode: completed, in order */
+  /* Slots to push, in order: late mode the completed ones, early mode
+   * the queued ones (pushed while the device captures them). */
+  std::deque<size_t> ready;
+  /* Early mode: how much later than QBUF's prediction (the end of the
+   * frame's period) the last frames completed (ns), for the PTS of frames
+   * pushed before they complete; completion_offset() is the least of them:
+   * the readout time, without the occasional frame the device ran late
+   * for. */
+  static constexpr size_t N_LATENESS = 8;
+  gint64 lateness_ns[N_LATENESS] = {};
+  size_t n_lateness = 0;
+  gint64 completion_offset () const;
   bool flushing = false;
 
   /* Creates @count buffers of the negotiated format and the pool that
    * recycles them; posts the error and returns false on failure. */
   bool create_slots (guint count);
+  /* Early mode: a completion event, for the PTS correction. */
+  void note_completion (guint64 qseq, guint64 ts_ns);
   /* Ends the stream: STREAMOFF, buffers freed (those downstream when they
    * come back), old completion events dropped. */
   void stop_streaming ();
