@@ -98,4 +98,4 @@ if [ -n "$early_replaced" ] && [ -n "$late_replaced" ]; then
 		fail "sync=false: early mode replaced $early_replaced frames, late mode $late_replaced"
 fi
 [ "$failures" = 0 ] || { echo "$failures failed"; exit 1; }
-echo "ok: sync=true shows the camera's frames in both modes"
+echo "ok: sync=true shows the camera's frames in both modes, PTS on the capture clock, sync=false early as late"
