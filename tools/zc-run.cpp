@@ -740,8 +740,8 @@ main (int argc, char **argv)
       return 2;
     }
     GstPad *pad = gst_element_get_static_pad (cam, "src");
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, pts_probe_cb,
-        &pts_probe, nullptr);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, pts_probe_cb, &pts_probe,
+        nullptr);
     gst_object_unref (pad);
   }
 

@@ -165,8 +165,8 @@ void
 ZcamSrcState::note_completion (guint64 qseq, guint64 ts_ns)
 {
   gint64 predicted = gint64 (t0_ns + (qseq + 1) * period);
-  lateness_ns[n_lateness++ % N_LATENESS] =
-      std::max<gint64> (0, gint64 (ts_ns) - predicted);
+  lateness_ns[n_lateness++ % N_LATENESS] = std::max<gint64> (0,
+      gint64 (ts_ns) - predicted);
 }
 
 gint64
