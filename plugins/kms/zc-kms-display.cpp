@@ -112,9 +112,10 @@ commit_frame_locked (GstZcKmsSink *self, Frame &f)
 }
 
 /* After committing @f: the frame on screen gets @f's out-fence as release
- * fence and goes back upstream now when it can carry it. */
+ * fence and goes back upstream now when it can carry it (the fence is
+ * handed over, not duplicated: nothing else needs it). */
 static void
-release_previous_locked (State *st, const Frame &f)
+release_previous_locked (State *st, Frame &f)
 {
   Frame *prev = st->on_screen.get ();
   if (!prev || !prev->buffer || !f.out_fence.valid ())
@@ -122,10 +123,7 @@ release_previous_locked (State *st, const Frame &f)
   GstZcFenceMeta *meta = gst_zc_buffer_get_fence_meta (prev->buffer);
   if (!meta)
     return; /* kept until the flip away */
-  int dup = gst_zc_sync_file_dup (f.out_fence.get ());
-  if (dup < 0)
-    return;
-  gst_zc_fence_meta_add_release_fence (meta, dup);
+  gst_zc_fence_meta_add_release_fence (meta, f.out_fence.release ());
   st->on_screen.reset ();
 }
 
