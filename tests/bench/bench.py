@@ -26,7 +26,9 @@ FORMATS = ["BGRx", "NV12"]
 # (warm-up frames, measured frames) per size: the encoder runs in software
 # under TCG (about 1 s per 4K frame), so big frames get short windows.
 WINDOW = {(640, 480): (8, 60), (1920, 1080): (4, 20), (3840, 2160): (3, 10)}
-QUICK_WINDOW = {(640, 480): (4, 12)}
+# long enough that the frames in flight at the edges (queues, the encoder)
+# do not swing the per-frame ioctl counts the check compares
+QUICK_WINDOW = {(640, 480): (8, 24)}
 TAIL = 30         # zcbench stops at the window's end; the source never gets there
 ZCAM_FPS = 30     # capture rate for the CPU runs
 ZCAM_MAX_FPS = 240
@@ -35,6 +37,20 @@ FULL_MAX_FPS = 60
 VIVID_MAX_FPS = {(640, 480): 25, (1920, 1080): 5, (3840, 2160): 2}
 PATHS = ["zero-copy", "sysmem-copy", "vivid-default"]
 REPEATS = 2
+# Pipelines without the software encoder, each beside its copying baselines
+# (BGRx only: vkms in 6.1 has no YUV planes, and the point is the display).
+ENCFREE = {
+    "fence": ("camera -> [zcfence] -> fakesink", ["zero-copy", "sysmem-copy"]),
+    "display": ("camera -> display", PATHS),
+    "tee": ("camera -> tee -> [zcfence] fakesink + display", PATHS),
+}
+# [zcfence]: on the zero-copy path only; a user without this project has none
+QUICK_ENCFREE = ["display"]
+# no encoder: longer windows, so per-thread CPU ticks (10 ms) mean something
+ENCFREE_WINDOW = {(640, 480): (10, 60), (1920, 1080): (10, 30), (3840, 2160): (10, 20)}
+# warm-up: every buffer of the source's pool imported by the sink before the window
+QUICK_ENCFREE_WINDOW = {(640, 480): (10, 20)}
+QUEUE = "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0"
 
 
 def frame_bytes(fmt, w, h):
@@ -60,9 +76,10 @@ class Bench:
         self.vivid = v4l2dev("vivid-000-vid-cap")
         self.zcfence = have_element("zcfence")
         self.log = open(os.path.join(outdir, "bench.log"), "w")
+        self.t_start = time.monotonic()
 
     def say(self, *a):
-        print(*a, file=sys.stderr, flush=True)
+        print("[%4.0f s]" % (time.monotonic() - self.t_start), *a, file=sys.stderr, flush=True)
 
     def zcbench_run(self, launch, warm, frames, extra=(), timeout=600, wrap=()):
         cmd = list(wrap) + [self.zcbench, "--warm", str(warm), "--frames", str(frames),
@@ -104,12 +121,12 @@ class Bench:
         # vkms in 6.1 has no YUV planes: NV12 frames go to the encoder only.
         return fmt == "BGRx"
 
-    def pipeline(self, path, fmt, w, h, n, fps=ZCAM_FPS):
+    def pipeline(self, path, fmt, w, h, n, fps=ZCAM_FPS, sink_defaults=False):
         if path == "zero-copy":
             src = self.zc_source(fmt, w, h, n, fps)
             fence = "zcfence name=fence mode=wait ! " if self.zcfence else ""
             enc = fence + "v4l2fwhtenc name=enc output-io-mode=dmabuf-import"
-            disp = "zckmssink name=kms sync=false"
+            disp = "zckmssink name=kms" + ("" if sink_defaults else " sync=false")
         elif path == "sysmem-copy":
             src = self.zc_source(fmt, w, h, n, fps, mode="late")
             enc = "v4l2fwhtenc name=enc"
@@ -123,13 +140,39 @@ class Bench:
         if self.display(fmt):
             # Short queues: a backlog filling or draining inside the window
             # would skew per-frame numbers (frames counted at the encoder's end).
-            q = "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0"
-            return "%s ! tee name=t t. ! %s ! %s ! fakesink name=out sync=false " \
-                   "t. ! %s ! %s" % (src, q, enc, q, disp)
+            # Named queues name their streaming threads ("qe:src", "qk:src").
+            return "%s ! tee name=t t. ! %s name=qe ! %s ! fakesink name=out sync=false " \
+                   "t. ! %s name=qk ! %s" % (src, QUEUE, enc, QUEUE, disp)
         return "%s ! %s ! fakesink name=out sync=false" % (src, enc)
 
+    def encfree_pipeline(self, path, kind, fmt, w, h, n, fps=ZCAM_FPS, sink_defaults=False):
+        """Camera -> zcfence -> fakesink, camera -> display, and the tee of
+        both, without the encoder. Returns (launch line, counting element)."""
+        if path == "zero-copy":
+            src = self.zc_source(fmt, w, h, n, fps)
+            fence = "zcfence name=fence mode=wait ! " if self.zcfence else ""
+            disp = "zckmssink name=kms" + ("" if sink_defaults else " sync=false")
+        elif path == "sysmem-copy":
+            # what a user gets without this project: no zcfence, plain sinks
+            src = self.zc_source(fmt, w, h, n, fps, mode="late")
+            fence = ""
+            disp = "kmssink name=kms driver-name=vkms sync=false"
+        else:
+            rate = min(fps, VIVID_MAX_FPS.get((w, h), 25))
+            src = "v4l2src name=src device=%s num-buffers=%d ! %s" % (
+                self.vivid, n, self.caps(fmt, w, h, rate))
+            fence = ""
+            disp = "kmssink name=kms driver-name=vkms sync=false"
+        if kind == "fence":
+            return "%s ! %sfakesink name=out sync=false" % (src, fence), "out"
+        if kind == "display":
+            return "%s ! %s" % (src, disp), "kms"
+        return "%s ! tee name=t t. ! %s name=qf ! %sfakesink name=out sync=false " \
+               "t. ! %s name=qk ! %s" % (src, QUEUE, fence, QUEUE, disp), "out"
+
     def extra(self, path, fmt, latency=False):
-        e = ["--src", "src", "--inspect", "enc,kms", "--encoder-dev", self.enc]
+        e = ["--src", "src", "--inspect", "enc,kms", "--encoder-dev", self.enc,
+             "--threads"]
         if self.display(fmt):
             e += ["--kms", "kms"]
         if path == "sysmem-copy":
@@ -161,15 +204,31 @@ class Bench:
         out["total"] = sum(out.values())
         return out
 
-    def cpu_case(self, path, fmt, w, h):
-        warm, frames = (QUICK_WINDOW if self.quick else WINDOW)[(w, h)]
+    def cpu_case(self, path, fmt, w, h, kind="full", attribute=False):
+        if kind == "full":
+            warm, frames = (QUICK_WINDOW if self.quick else WINDOW)[(w, h)]
+        else:
+            warm, frames = (QUICK_ENCFREE_WINDOW if self.quick else ENCFREE_WINDOW)[(w, h)]
         if path == "vivid-default" and not self.vivid:
-            return {"ok": False, "error": "no vivid capture device"}
-        launch = self.pipeline(path, fmt, w, h, warm + frames + TAIL)
-        r = self.zcbench_run(launch, warm, frames, self.extra(path, fmt))
-        rec = {"path": path, "format": fmt, "width": w, "height": h, "raw": r,
+            return {"path": path, "format": fmt, "width": w, "height": h, "kind": kind,
+                    "ok": False, "error": "no vivid capture device"}
+        if kind == "full":
+            launch = self.pipeline(path, fmt, w, h, warm + frames + TAIL)
+            extra = self.extra(path, fmt)
+        else:
+            launch, count = self.encfree_pipeline(path, kind, fmt, w, h, warm + frames + TAIL)
+            extra = ["--src", "src", "--threads", "--count", count]
+            if kind != "fence":
+                extra += ["--kms", "kms", "--inspect", "kms"]
+            if path == "sysmem-copy":
+                extra += ["--copy-after", "src"]
+        if attribute:
+            # tracer hooks cost CPU: these runs count, they do not time
+            extra = [("--attribute" if e == "--threads" else e) for e in extra]
+        r = self.zcbench_run(launch, warm, frames, extra)
+        rec = {"path": path, "format": fmt, "width": w, "height": h, "raw": r, "kind": kind,
                "ok": bool(r.get("ok")), "error": r.get("error"),
-               "display": self.display(fmt)}
+               "display": self.display(fmt) and kind != "fence"}
         if r.get("window_frames"):
             n = r["window_frames"]
             user, sys_, enc = r["user_s"], r["sys_s"], r["encoder_ioctl_s"]
@@ -184,6 +243,7 @@ class Bench:
                 "ioctls_per_frame": {k: v / n for k, v in sorted(r["ioctls"].items())},
                 "framebuffers": r.get("framebuffers"), "dmabufs": r.get("dmabufs"),
                 "zcam_delta": r.get("zcam_delta"),
+                "ioctls_by": r.get("ioctls_by"), "threads": r.get("threads"),
             })
         return rec
 
@@ -201,6 +261,7 @@ class Bench:
             e = self.extra(path, fmt)
             i = e.index("--encoder-dev")
             del e[i:i + 2]
+            e.remove("--threads")
             r = self.zcbench_run(launch, warm, n, e,
                                  wrap=["strace", "-f", "-c", "-o", f])
             if not r.get("ok"):
@@ -224,7 +285,8 @@ class Bench:
                "launch": launch, "commits": len(ns),
                "pushed": lat.get("pushed"), "pushed_fence_pending": lat.get("pushed_fence_pending"),
                "commits_without_fence": lat.get("commits_without_fence"),
-               "sink_stats": r.get("sink_stats"), "src_stats": r.get("src_stats")}
+               "sink_stats": r.get("sink_stats"), "src_stats": r.get("src_stats"),
+               "basesink_stats": r.get("basesink_stats")}
         if ns:
             ms = sorted(x / 1e6 for x in ns)
             rec.update({"p50_ms": pct(ms, 50), "p90_ms": pct(ms, 90), "p99_ms": pct(ms, 99),
@@ -236,6 +298,26 @@ class Bench:
         return {"case": label, "ok": bool(r.get("ok")), "error": r.get("error"),
                 "launch": launch, "fps": r.get("fps"), "frames": r.get("window_frames")}
 
+    def best_of_rounds(self, cases, label):
+        """Runs each (path, kind, fmt, w, h) case REPEATS times, interleaved,
+        and keeps each one's cheapest round. Other work on the host slows the
+        guest's vCPUs, and a TCG guest counts that as CPU time."""
+        best = {}
+        for rnd in range(1 if self.quick else REPEATS):
+            for c in cases:
+                path, kind, fmt, w, h = c
+                rec = self.cpu_case(path, fmt, w, h, kind)
+                self.say("%s %-13s %s %s %dx%d round %d: %s" % (
+                    label, path, kind, fmt, w, h, rnd + 1, summary(rec)))
+                old = best.get(c)
+                rounds = (old or {}).get("rounds_total_ms", []) + \
+                    ([round(rec["total_ms"], 2)] if rec.get("frames") else [])
+                if old is None or (rec.get("frames") and (
+                        not old.get("frames") or rec["total_ms"] < old["total_ms"])):
+                    best[c] = rec
+                best[c]["rounds_total_ms"] = rounds
+        return [best[c] for c in cases]
+
     def run(self):
         t0 = time.monotonic()
         res = {"machine": machine(), "quick": self.quick, "zcfence": self.zcfence,
@@ -244,25 +326,78 @@ class Bench:
         sizes = [(640, 480)] if self.quick else SIZES
         formats = ["BGRx"] if self.quick else FORMATS
         paths = ["zero-copy", "sysmem-copy"] if self.quick else PATHS
+        # Without the encoder: what the source, zcfence and the display cost
+        # as the frames grow, each beside its copying baselines.
+        # (--quick: only the ioctl runs below, for the check)
+        res["encfree"] = []
+        kinds = QUICK_ENCFREE if self.quick else list(ENCFREE)
+        for (w, h) in ([] if self.quick else sizes):
+            cases = [(p, k, "BGRx", w, h) for k in kinds for p in ENCFREE[k][1]
+                     if p in paths and (p != "vivid-default" or self.vivid)]
+            res["encfree"].extend(self.best_of_rounds(cases, "encoder-free"))
+            self.save(res)
+        res["encfree_ratios"] = encfree_ratios(res["encfree"])
+        self.save(res)
+
+        # ioctls by element: one run each at 640x480 with the tracer hooks on
+        # (per-frame ioctls do not change with the size, see the ioctl table)
+        res["attribution"] = []
+        for kind in ["full"] + kinds:
+            for p in (paths if kind == "full" else ENCFREE[kind][1]):
+                if p not in paths or (p == "vivid-default" and not self.vivid):
+                    continue
+                rec = self.cpu_case(p, "BGRx", 640, 480, kind, attribute=True)
+                res["attribution"].append(rec)
+                self.say("ioctls by element %s %s: %s" % (p, kind, summary(rec)))
+        self.save(res)
+
+        lat_sizes = [(640, 480)] if self.quick else [(640, 480), (1920, 1080)]
+        for (w, h) in lat_sizes:
+            warm, frames = (20, 60) if not self.quick else (5, 15)
+            n = warm + frames + TAIL
+            for mode in ("early", "late"):
+                # sync=false, and the sink's defaults (sync=true, QoS on)
+                for sync in (" sync=false", ""):
+                    launch = "%s ! zckmssink name=kms%s" % (self.zc_source(
+                        "BGRx", w, h, n, ZCAM_FPS, mode), sync)
+                    rec = self.latency_case("display %s %s %dx%d" % (
+                        mode, "sync=false" if sync else "sink defaults", w, h),
+                        launch, warm, frames, count="kms")
+                    res["latency"].append(rec)
+                    self.say("latency %s: %s" % (rec["case"], rec.get("p50_ms") or rec.get("error")
+                                                 or rec.get("sink_stats")))
+            if not self.quick:
+                wf, ff = WINDOW[(w, h)]
+                launch = self.pipeline("zero-copy", "BGRx", w, h, wf + ff + TAIL)
+                fmode = "early+zcfence" if self.zcfence else "late"
+                rec = self.latency_case("encode+display %s sync=false %dx%d" % (
+                    fmode, w, h), launch, wf, ff)
+                res["latency"].append(rec)
+                self.say("latency %s: %s" % (rec["case"], rec.get("p50_ms") or rec.get("error")))
+                # the same tee, and the one without the encoder, as a user
+                # types them: the sink's default properties
+                launch = self.pipeline("zero-copy", "BGRx", w, h, wf + ff + TAIL,
+                                       sink_defaults=True)
+                rec = self.latency_case("encode+display %s sink defaults %dx%d" % (
+                    fmode, w, h), launch, wf, ff, count="kms")
+                res["latency"].append(rec)
+                self.say("latency %s: %s" % (rec["case"], rec.get("p50_ms") or rec.get("error")))
+                launch, _ = self.encfree_pipeline("zero-copy", "tee", "BGRx", w, h, n,
+                                                  sink_defaults=True)
+                rec = self.latency_case("zcfence+display tee %s sink defaults %dx%d" % (
+                    fmode, w, h), launch, warm, frames, count="kms")
+                res["latency"].append(rec)
+                self.say("latency %s: %s" % (rec["case"], rec.get("p50_ms") or rec.get("error")))
+
+        self.save(res)
+
+        # The full pipelines (camera -> tee -> encoder + display) after the
+        # encoder-free ones: a run cut short by the guest's timeout on a busy
+        # host still has the shorter tables.
         for fmt in formats:
             for (w, h) in sizes:
-                # Other work on the host slows the guest's vCPUs, and a TCG
-                # guest counts that as CPU time: the paths are interleaved
-                # and each keeps its least disturbed (cheapest) round.
-                best = {}
-                for rnd in range(1 if self.quick else REPEATS):
-                    for path in paths:
-                        rec = self.cpu_case(path, fmt, w, h)
-                        self.say("cpu %-13s %s %dx%d round %d: %s" % (
-                            path, fmt, w, h, rnd + 1, summary(rec)))
-                        old = best.get(path)
-                        rounds = (old or {}).get("rounds_total_ms", []) + \
-                            ([round(rec["total_ms"], 2)] if rec.get("frames") else [])
-                        if old is None or (rec.get("frames") and (
-                                not old.get("frames") or rec["total_ms"] < old["total_ms"])):
-                            best[path] = rec
-                        best[path]["rounds_total_ms"] = rounds
-                res["cpu"].extend(best[p] for p in paths)
+                res["cpu"].extend(self.best_of_rounds(
+                    [(p, "full", fmt, w, h) for p in paths], "cpu"))
         res["ratios"] = ratios(res["cpu"])
         self.save(res)
 
@@ -276,28 +411,6 @@ class Bench:
                 res["syscalls"].append(rec)
                 self.say("strace %-13s %dx%d: %s" % (path, w, h, rec.get("syscalls_per_frame")
                                                        or rec.get("error")))
-
-        self.save(res)
-        lat_sizes = [(640, 480)] if self.quick else [(640, 480), (1920, 1080)]
-        for (w, h) in lat_sizes:
-            warm, frames = (20, 60) if not self.quick else (5, 15)
-            n = warm + frames + TAIL
-            for mode in ("early", "late"):
-                for sync in ("false", "true"):
-                    launch = "%s ! zckmssink name=kms sync=%s" % (self.zc_source(
-                        "BGRx", w, h, n, ZCAM_FPS, mode), sync)
-                    rec = self.latency_case("display %s sync=%s %dx%d" % (mode, sync, w, h),
-                                            launch, warm, frames, count="kms")
-                    res["latency"].append(rec)
-                    self.say("latency %s: %s" % (rec["case"], rec.get("p50_ms") or rec.get("error")
-                                                 or rec.get("sink_stats")))
-            if not self.quick:
-                wf, ff = WINDOW[(w, h)]
-                launch = self.pipeline("zero-copy", "BGRx", w, h, wf + ff + TAIL)
-                rec = self.latency_case("encode+display %s %dx%d" % (
-                    "early+zcfence" if self.zcfence else "late", w, h), launch, wf, ff)
-                res["latency"].append(rec)
-                self.say("latency %s: %s" % (rec["case"], rec.get("p50_ms") or rec.get("error")))
 
         self.save(res)
         for fmt in formats:
@@ -391,6 +504,80 @@ def ratios(cpu):
     return out
 
 
+def encfree_ratios(rows):
+    """CPU(3840x2160) / CPU(640x480) of the encoder-free pipelines: user + sys,
+    each part, and each thread group."""
+    out = {}
+    for kind in ENCFREE:
+        for path in PATHS:
+            by = {(r["width"], r["height"]): r for r in rows
+                  if r.get("kind") == kind and r["path"] == path and r.get("frames")}
+            vga, uhd = by.get((640, 480)), by.get((3840, 2160))
+            if not (vga and uhd):
+                continue
+            ga, gb = thread_groups(vga), thread_groups(uhd)
+            out["%s %s" % (path, kind)] = {
+                "kind": kind, "path": path, "pixels": 27.0,
+                "total": uhd["total_ms"] / vga["total_ms"],
+                "user": uhd["user_ms"] / vga["user_ms"] if vga["user_ms"] else None,
+                "sys": uhd["sys_ms"] / vga["sys_ms"] if vga["sys_ms"] else None,
+                "threads": {k: [ga[k]["cpu"], gb[k]["cpu"]] for k in gb if k in ga},
+            }
+    return out
+
+
+# ioctls by element: the element whose code made the call (zcbench
+# --attribute), except that a call on a device node belongs to the element
+# that owns the node, whichever thread made it (a zcam buffer returned to its
+# pool from the sink's thread is still the source's ZCAM_IOC_QBUF).
+ROLE_OF_ELEMENT = {"src": "source", "copy": "source", "fence": "zcfence", "enc": "encoder",
+                   "kms": "sink"}
+ROLE_OF_FD = {"zcam": "source", "v4l2": "source", "drm": "sink", "encoder": "encoder"}
+ROLES = ["source", "zcfence", "encoder", "sink", "other"]
+
+
+def ioctl_roles(rec, by_caller=False):
+    """Per-frame ioctls by role, and by role and request."""
+    n = rec.get("frames") or 1
+    tot = {r: 0.0 for r in ROLES}
+    detail = {r: {} for r in ROLES}
+    for el, kind, req, cnt in rec.get("ioctls_by") or []:
+        role = ROLE_OF_ELEMENT.get(el, "other")
+        if not by_caller:
+            role = ROLE_OF_FD.get(kind, role)
+        tot[role] += cnt / n
+        name = req.replace("DRM_IOCTL_", "").replace("VIDIOC_", "V:")
+        detail[role][name] = detail[role].get(name, 0) + cnt / n
+    return tot, detail
+
+
+def thread_groups(rec):
+    """CPU ms per frame by thread: streaming threads by name ("src:src",
+    "qk:src"), the main thread, threads started by a library other than
+    GStreamer's core by that library ("libgstzerocopy.so thread": zckmssink's
+    display thread), GStreamer's other threads by the element they were
+    created for ("ELEMENT+"), the rest "other"."""
+    n = rec.get("frames") or 1
+    out = {}
+    for t in rec.get("threads") or []:
+        name, el, creator = t["name"], t["element"], t.get("creator") or ""
+        if ":" in name and name.split(":")[0] == el:
+            label = name
+        elif t.get("main"):
+            label = "main"
+        elif creator and not creator.startswith("libgstreamer-"):
+            label = creator.split(".so")[0] + ".so thread"
+        elif el:
+            label = el + "+"
+        else:
+            label = "other"
+        g = out.setdefault(label, {"cpu": 0.0, "user": 0.0, "sys": 0.0})
+        g["cpu"] += 1e3 * t["cpu_s"] / n
+        g["user"] += 1e3 * t["user_s"] / n
+        g["sys"] += 1e3 * t["sys_s"] / n
+    return out
+
+
 def machine():
     m = {"kernel": platform.release(), "arch": platform.machine()}
     try:
@@ -414,9 +601,96 @@ def machine():
 # ---------------------------------------------------------------------------
 # report: tables and a PNG written with zlib
 
+def encfree_report(res):
+    out = []
+    rows = res.get("encfree") or []
+    if rows:
+        out.append("Without the encoder: CPU per frame (ms, user + sys of the process) "
+                   "and by thread")
+        trows = []
+        for r in rows:
+            size = "%dx%d" % (r["width"], r["height"])
+            label = ENCFREE[r["kind"]][0]
+            if not r.get("frames"):
+                trows.append([r["path"], label, size] + ["-"] * 5 +
+                             ["FAILED: " + short_error(r.get("error"))])
+                continue
+            g = thread_groups(r)
+            top = ", ".join("%s %s" % (k, fmt_ms(v["cpu"])) for k, v in
+                            sorted(g.items(), key=lambda kv: -kv[1]["cpu"])[:4])
+            trows.append([r["path"], label, size, fmt_ms(r["total_ms"]), fmt_ms(r["user_ms"]),
+                          fmt_ms(r["sys_ms"]), "%.0f" % r["copies"]["total"],
+                          "%.1f" % r["fps"], top])
+        out.append(table(trows, ["path", "pipeline", "size", "CPU", "user", "sys",
+                                 "copied B/frame", "fps", "threads (CPU ms/frame)"]))
+        out.append("")
+    rat = res.get("encfree_ratios") or {}
+    if rat:
+        out.append("Without the encoder: CPU(3840x2160) / CPU(640x480), 27x the pixels")
+        trows = []
+        for k, v in sorted(rat.items(), key=lambda kv: (list(ENCFREE).index(kv[1]["kind"]),
+                                                        PATHS.index(kv[1]["path"]))):
+            th = ", ".join("%s %.1f" % (t, b / a) for t, (a, b) in
+                           sorted(v["threads"].items(), key=lambda kv: -kv[1][1])[:4] if a > 0)
+            trows.append([v["path"], ENCFREE[v["kind"]][0], "%.2f" % v["total"],
+                          "-" if v["user"] is None else "%.2f" % v["user"],
+                          "-" if v["sys"] is None else "%.2f" % v["sys"], th])
+        out.append(table(trows, ["path", "pipeline", "CPU", "user", "sys",
+                                 "by thread (largest at 3840x2160 first)"]))
+        out.append("")
+    attributed = [r for r in res.get("attribution") or [] if r.get("frames")]
+    if attributed:
+        out.append("ioctls per frame by element (a device node's ioctls belong to its element; "
+                   "sync_file and dma-buf ioctls to the caller)")
+        trows = []
+        for r in attributed:
+            tot, _ = ioctl_roles(r)
+            caller, _ = ioctl_roles(r, by_caller=True)
+            label = ENCFREE[r["kind"]][0] if r.get("kind", "full") != "full" else \
+                "camera -> tee -> encode + display"
+            trows.append([r["path"], label, "%dx%d" % (r["width"], r["height"])] +
+                         ["%.1f" % tot[k] for k in ROLES] +
+                         ["%.1f" % sum(tot.values()), "%.1f" % (tot["source"] + tot["sink"]),
+                          "%.1f" % (caller["source"] + caller["sink"])])
+        out.append(table(trows, ["path", "pipeline", "size"] + ROLES +
+                         ["total", "source+sink", "(by caller)"]))
+        out.append("")
+        out.append("ioctls per frame by element and request, 640x480 BGRx")
+        trows = []
+        for r in attributed:
+            if (r["width"], r["height"]) != (640, 480) or r["path"] == "vivid-default":
+                continue
+            _, det = ioctl_roles(r)
+            label = r.get("kind", "full")
+            for role in ROLES:
+                if det[role]:
+                    trows.append([r["path"], label, role, ", ".join(
+                        "%s %.1f" % kv for kv in sorted(det[role].items(),
+                                                         key=lambda kv: -kv[1]) if kv[1] >= 0.05)])
+        out.append(table(trows, ["path", "pipeline", "element", "requests"]))
+        out.append("")
+    return out
+
+
 def short_error(e):
     """The first sentence of a GStreamer error, without its debug details."""
     return (e or "?").split(" (")[0][:50]
+
+
+def sink_counts(r):
+    """zckmssink's frames shown / replaced / lost to a failed fence, and the
+    late frames GstBaseSink dropped before they reached it (QoS)."""
+    st = r.get("sink_stats") or {}
+    qos = (r.get("basesink_stats") or {}).get("dropped")
+    s = "shown %s, replaced %s, QoS-dropped %s" % (
+        fmt_n(st.get("shown")), fmt_n(st.get("replaced")), fmt_n(qos))
+    if st.get("dropped"):
+        s += ", fence-dropped %s" % fmt_n(st.get("dropped"))
+    return s
+
+
+def fmt_n(v):
+    return "?" if v is None else "%d" % v
 
 
 def fmt_ms(v):
@@ -474,6 +748,7 @@ def report_text(res):
     out.append(table(rows, ["path", "fmt", "size", "ioctls", "imports+creations",
                             "FBs", "dma-bufs", "top ioctls"]))
     out.append("")
+    out.extend(encfree_report(res))
     out.append("Syscalls per frame (strace -c -f, difference of two runs), BGRx")
     rows = []
     for r in res["syscalls"]:
@@ -492,17 +767,15 @@ def report_text(res):
     for r in res["latency"]:
         if not r.get("ok"):
             st = r.get("sink_stats") or {}
-            why = r.get("error") or "no commit in the window: shown %s, replaced %s" % (
-                st.get("shown"), st.get("replaced"))
+            why = r.get("error") or "no commit in the window: " + sink_counts(r)
             rows.append([r["case"]] + ["-"] * 3 + [str(r.get("commits", 0)), "%s/%s" % (
                 r.get("pushed_fence_pending"), r.get("pushed")), why[:70]])
             continue
-        st = r.get("sink_stats") or {}
         rows.append([r["case"], fmt_ms(r["p50_ms"]), fmt_ms(r["p90_ms"]), fmt_ms(r["p99_ms"]),
                      str(r["commits"]), "%s/%s" % (r["pushed_fence_pending"], r["pushed"]),
-                     "shown %s, replaced %s" % (st.get("shown"), st.get("replaced"))])
+                     sink_counts(r)])
     out.append(table(rows, ["case", "p50", "p90", "p99", "commits",
-                            "pushed before fence", "zckmssink"]))
+                            "pushed before fence", "zckmssink since start"]))
     out.append("")
     out.append("Throughput (frames/s, wall clock in the guest)")
     rows = []
@@ -644,14 +917,15 @@ CREATIONS = ("DRM_IOCTL_PRIME_FD_TO_HANDLE", "DRM_IOCTL_MODE_ADDFB2", "DRM_IOCTL
 def check(res):
     """Smoke checks for --quick: what the counters must show, not timings."""
     problems = []
-    zc = [r for r in res["cpu"] if r["path"] == "zero-copy"]
-    cp = [r for r in res["cpu"] if r["path"] == "sysmem-copy"]
+    zc = [r for r in res["cpu"] + (res.get("encfree") or []) if r["path"] == "zero-copy"]
+    cp = [r for r in res["cpu"] + (res.get("encfree") or []) if r["path"] == "sysmem-copy"]
     if not zc or not cp:
         problems.append("missing zero-copy or sysmem-copy results")
     for r in zc + cp:
         if not r.get("frames"):
-            problems.append("%s %s %dx%d failed: %s" % (r["path"], r["format"], r["width"],
-                                                        r["height"], r.get("error")))
+            problems.append("%s %s %s %dx%d failed: %s" % (
+                r["path"], r.get("kind", "full"), r["format"], r["width"], r["height"],
+                r.get("error")))
     for r in zc:
         if not r.get("frames"):
             continue
@@ -666,10 +940,41 @@ def check(res):
     for r in cp:
         if r.get("frames") and r["copies"]["total"] <= 0:
             problems.append("the copying baseline copied nothing: the counters are blind")
+    # ioctls per frame: the zero-copy path makes no more than the copying
+    # path with the same elements around it (same pipeline shape and size),
+    # each pair from the same kind of run (timed runs; tracer-hooked runs)
+    for r in res.get("attribution") or []:
+        if not r.get("frames"):
+            problems.append("ioctls by element, %s %s failed: %s" % (
+                r["path"], r.get("kind", "full"), r.get("error")))
+    for rows in (res["cpu"] + (res.get("encfree") or []), res.get("attribution") or []):
+        check_ioctls(rows, problems)
     for p in problems:
         print("bench check: " + p, file=sys.stderr)
     print("bench check: %s" % ("FAILED" if problems else "ok"))
     return 1 if problems else 0
+
+
+def check_ioctls(rows, problems):
+    for r in rows:
+        if r["path"] != "zero-copy" or not r.get("frames"):
+            continue
+        kind = r.get("kind", "full")
+        base = [c for c in rows if c["path"] == "sysmem-copy" and c.get("kind", "full") == kind
+                and c["format"] == r["format"] and (c["width"], c["height"]) ==
+                (r["width"], r["height"]) and c.get("frames")]
+        if not base:
+            problems.append("no sysmem-copy run to compare the %s ioctls with" % kind)
+            continue
+        zc_n = sum(r["ioctls_per_frame"].values())
+        cp_n = sum(base[0]["ioctls_per_frame"].values())
+        label = "camera -> tee -> encode + display" if kind == "full" else ENCFREE[kind][0]
+        how = "by element" if r.get("ioctls_by") else "timed"
+        print("bench check: ioctls per frame (%s run), %s %s %dx%d: zero-copy %.2f, "
+              "sysmem-copy %.2f" % (how, label, r["format"], r["width"], r["height"], zc_n, cp_n))
+        if zc_n > cp_n:
+            problems.append("zero-copy path makes more ioctls per frame than sysmem-copy (%s, "
+                            "%s run): %.2f > %.2f" % (label, how, zc_n, cp_n))
 
 
 def main(argv):

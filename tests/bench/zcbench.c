@@ -24,6 +24,25 @@
  * With --copy-after NAME every buffer leaving NAME is replaced by a copy in
  * plain system memory (default layout, no metas), the way a source without
  * dma-buf support hands frames over; the bytes copied are counted.
+ *
+ * With --attribute every counted ioctl is also keyed by the element whose
+ * code made it and by the kind of file it was made on (zcam device, DRM card,
+ * sync_file, dma-buf, the encoder's or another V4L2 node). The element is
+ *  - the innermost element whose pad function is running on the calling
+ *    thread (GStreamer tracer hooks pad-push-pre/post, pad-push-event-pre/post,
+ *    pad-query-pre/post, element-change-state-pre/post keep a per-thread
+ *    stack), else
+ *  - the element a streaming thread is named after ("src:src", "qk:src"), else
+ *  - the element that was current on the thread that created this one
+ *    (pthread_create is wrapped: an element's helper threads, such as a
+ *    sink's display thread started in its state change, belong to it).
+ * The copy made by --copy-after counts as element "copy". Tracer hooks make
+ * GStreamer timestamp every hook point (a clock_gettime syscall each in the
+ * TCG guest), so CPU is measured in runs without --attribute.
+ * With --threads the per-thread CPU time (utime/stime from
+ * /proc/self/task/TID/stat, and the thread's CPU clock) is sampled at both
+ * edges, with each thread's element (from its name, or where it was created)
+ * and the library that created it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +70,7 @@
 
 #include <gst/gst.h>
 #include <gst/allocators/allocators.h>
+#include <gst/base/gstbasesink.h>
 #include <gst/video/video.h>
 #include <gst/zerocopy/zerocopy.h>
 
@@ -66,14 +87,27 @@ static int enc_attr;            /* --encoder-dev given */
 static int latency_on;          /* --latency */
 static char enc_dev[256];
 
-#define NREQ 512
+/* Counters keyed by request, element id (bits 32-39) and fd kind (40-47). */
+#define NREQ 4096
 static struct {
-  unsigned long req;
+  guint64 key;
   guint64 n;
 } req_table[NREQ];
 
+enum
+{
+  FK_UNKNOWN, FK_ENCODER, FK_OTHER, FK_ZCAM, FK_DRM, FK_SYNC_FILE, FK_DMABUF,
+  FK_V4L2, FK_N
+};
+static const char *const fk_names[FK_N] = {
+  "?", "encoder", "other", "zcam", "drm", "sync_file", "dma-buf", "v4l2"
+};
+
 #define NFD 4096
-static unsigned char fd_kind[NFD];      /* 0 unknown, 1 encoder, 2 other */
+static unsigned char fd_kind[NFD];      /* FK_*, 0: not looked at yet */
+static int attr_on;             /* --attribute */
+static int threads_on;          /* --threads (or --attribute) */
+static int current_element (void);
 static guint64 enc_ns;          /* thread CPU ns inside finished encoder ioctls */
 /* Encoder ioctls in progress, so that a sample counts the part of a long
  * ioctl (a 4K frame encodes for seconds under TCG) on its side of the
@@ -89,42 +123,64 @@ static guint64 enc_out_mmap_q;  /* encoder OUTPUT QBUFs with MMAP memory */
 static guint64 enc_out_dmabuf_q;        /* ... with DMABUF memory */
 
 static void
-count_req (unsigned long req)
+count_req (unsigned long req, guint elem, guint kind)
 {
-  guint h = (guint) ((req * 2654435761u) % NREQ);
+  guint64 key = (guint64) (guint32) req | (guint64) (elem & 0xff) << 32 |
+      (guint64) (kind & 0xff) << 40;
+  guint h = (guint) ((key * 2654435761u) % NREQ);
   for (guint i = 0; i < NREQ; i++) {
     guint j = (h + i) % NREQ;
-    unsigned long cur = __atomic_load_n (&req_table[j].req, __ATOMIC_ACQUIRE);
+    guint64 cur = __atomic_load_n (&req_table[j].key, __ATOMIC_ACQUIRE);
     if (cur == 0) {
-      unsigned long zero = 0;
-      if (!__atomic_compare_exchange_n (&req_table[j].req, &zero, req, FALSE,
+      guint64 zero = 0;
+      if (!__atomic_compare_exchange_n (&req_table[j].key, &zero, key, FALSE,
               __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         cur = zero;
       else
-        cur = req;
+        cur = key;
     }
-    if (cur == req) {
+    if (cur == key) {
       __atomic_add_fetch (&req_table[j].n, 1, __ATOMIC_RELAXED);
       return;
     }
   }
 }
 
-static gboolean
-is_encoder_fd (int fd)
+/* What an fd is, from its /proc/self/fd link (cached until close()). */
+static guint
+fd_kind_of (int fd)
 {
   if (fd < 0 || fd >= NFD)
-    return FALSE;
-  if (fd_kind[fd] == 0) {
+    return FK_OTHER;
+  if (fd_kind[fd] == FK_UNKNOWN) {
     char path[64], target[256];
     snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
     ssize_t n = readlink (path, target, sizeof target - 1);
     if (n < 0)
-      return FALSE;
+      return FK_OTHER;
     target[n] = 0;
-    fd_kind[fd] = strcmp (target, enc_dev) == 0 ? 1 : 2;
+    guint k = FK_OTHER;
+    if (enc_dev[0] && strcmp (target, enc_dev) == 0)
+      k = FK_ENCODER;
+    else if (g_str_has_prefix (target, "/dev/zcam"))
+      k = FK_ZCAM;
+    else if (g_str_has_prefix (target, "/dev/dri/"))
+      k = FK_DRM;
+    else if (g_str_has_prefix (target, "/dev/video"))
+      k = FK_V4L2;
+    else if (strstr (target, "sync_file"))
+      k = FK_SYNC_FILE;
+    else if (strstr (target, "dmabuf"))
+      k = FK_DMABUF;
+    fd_kind[fd] = k;
   }
-  return fd_kind[fd] == 1;
+  return fd_kind[fd];
+}
+
+static gboolean
+is_encoder_fd (int fd)
+{
+  return fd_kind_of (fd) == FK_ENCODER;
 }
 
 static guint64
@@ -183,7 +239,10 @@ ioctl (int fd, unsigned long req, ...)
     real_ioctl = dlsym (RTLD_NEXT, "ioctl");
 
   if (__atomic_load_n (&counting, __ATOMIC_RELAXED)) {
-    count_req (req);
+    if (attr_on)
+      count_req (req, current_element (), fd_kind_of (fd));
+    else
+      count_req (req, 0, 0);
     if (trace_req && req == trace_req && trace_left > 0) {
       /* ZCBENCH_BACKTRACE=0xREQ: who issues this ioctl in steady state */
       void *frames[32];
@@ -247,6 +306,319 @@ close (int fd)
   if (fd >= 0 && fd < NFD)
     fd_kind[fd] = 0;
   return real_close (fd);
+}
+
+/* ---------------------------------------------------------------------- */
+/* attribution of ioctls and threads to elements */
+
+#define NELEM 128
+static struct {
+  gpointer obj;
+  char name[48];
+} elems[NELEM] = { {NULL, ""}, {NULL, "copy"} };
+#define ELEM_COPY 1
+static int n_elems = 2;
+static GMutex elem_lock;
+
+/* Small id of an element (0: none), registered on first sight. */
+static int
+element_id (GstObject *o)
+{
+  if (!o)
+    return 0;
+  int n = __atomic_load_n (&n_elems, __ATOMIC_ACQUIRE);
+  for (int i = 2; i < n; i++)
+    if (elems[i].obj == o)
+      return i;
+  g_mutex_lock (&elem_lock);
+  int id = 0;
+  for (int i = 2; i < n_elems && !id; i++)
+    if (elems[i].obj == o)
+      id = i;
+  if (!id && n_elems < NELEM) {
+    id = n_elems;
+    elems[id].obj = o;
+    GST_OBJECT_LOCK (o);
+    g_strlcpy (elems[id].name, GST_OBJECT_NAME (o) ? GST_OBJECT_NAME (o) : "?",
+        sizeof elems[id].name);
+    GST_OBJECT_UNLOCK (o);
+    __atomic_store_n (&n_elems, id + 1, __ATOMIC_RELEASE);
+  }
+  g_mutex_unlock (&elem_lock);
+  return id;
+}
+
+static int
+element_by_name (const char *name, size_t len)
+{
+  int n = __atomic_load_n (&n_elems, __ATOMIC_ACQUIRE);
+  for (int i = 2; i < n; i++)
+    if (strlen (elems[i].name) == len && strncmp (elems[i].name, name, len) == 0)
+      return i;
+  return 0;
+}
+
+/* The element a thread name "ELEMENT:PAD" (GStreamer's streaming threads)
+ * names, 0 if none. */
+static int
+element_of_thread_name (const char *comm)
+{
+  const char *colon = strchr (comm, ':');
+  return colon ? element_by_name (comm, colon - comm) : 0;
+}
+
+#define DEPTH 64
+static __thread int tl_stack[DEPTH];
+static __thread int tl_depth;
+static __thread int tl_base;    /* inherited from the creating thread */
+static __thread int tl_named;   /* element from the thread's name */
+static __thread int tl_named_gen = -1;
+static int name_gen;            /* bumped at the window's start */
+
+static int
+current_element (void)
+{
+  if (tl_depth > 0)
+    return tl_stack[MIN (tl_depth, DEPTH) - 1];
+  int gen = __atomic_load_n (&name_gen, __ATOMIC_RELAXED);
+  if (tl_named_gen != gen) {
+    char comm[17] = "";
+    prctl (PR_GET_NAME, comm, 0, 0, 0);
+    tl_named = element_of_thread_name (comm);
+    tl_named_gen = gen;
+  }
+  return tl_named ? tl_named : tl_base;
+}
+
+static void
+push_element (int id)
+{
+  if (tl_depth < DEPTH)
+    tl_stack[tl_depth] = id;
+  tl_depth++;
+}
+
+static void
+pop_element (void)
+{
+  if (tl_depth > 0)
+    tl_depth--;
+}
+
+/* The element that receives what goes out of (or comes into) a pad. */
+static int
+peer_element (GstPad *pad)
+{
+  GstPad *peer = pad ? GST_PAD_PEER (pad) : NULL;
+  return peer ? element_id (GST_OBJECT_PARENT (peer)) : current_element ();
+}
+
+static void
+hook_push_pre (GObject *t, GstClockTime ts, GstPad *pad, gpointer data)
+{
+  (void) t;
+  (void) ts;
+  (void) data;
+  push_element (peer_element (pad));
+}
+
+static void
+hook_pop (GObject *t)
+{
+  (void) t;
+  pop_element ();
+}
+
+static void
+hook_query_pre (GObject *t, GstClockTime ts, GstPad *pad, GstQuery *q)
+{
+  (void) t;
+  (void) ts;
+  (void) q;
+  push_element (element_id (GST_OBJECT_PARENT (pad)));
+}
+
+static void
+hook_state_pre (GObject *t, GstClockTime ts, GstElement *e, int transition)
+{
+  (void) t;
+  (void) ts;
+  (void) transition;
+  push_element (element_id (GST_OBJECT (e)));
+}
+
+typedef struct {
+  GstTracer parent;
+} ZcbTracer;
+typedef struct {
+  GstTracerClass parent_class;
+} ZcbTracerClass;
+static GType zcb_tracer_get_type (void);
+G_DEFINE_TYPE (ZcbTracer, zcb_tracer, GST_TYPE_TRACER);
+
+static void
+zcb_tracer_class_init (ZcbTracerClass *klass)
+{
+  (void) klass;
+}
+
+static void
+zcb_tracer_init (ZcbTracer *self)
+{
+  GstTracer *t = GST_TRACER (self);
+  gst_tracing_register_hook (t, "pad-push-pre", G_CALLBACK (hook_push_pre));
+  gst_tracing_register_hook (t, "pad-push-post", G_CALLBACK (hook_pop));
+  gst_tracing_register_hook (t, "pad-push-list-pre",
+      G_CALLBACK (hook_push_pre));
+  gst_tracing_register_hook (t, "pad-push-list-post", G_CALLBACK (hook_pop));
+  gst_tracing_register_hook (t, "pad-push-event-pre",
+      G_CALLBACK (hook_push_pre));
+  gst_tracing_register_hook (t, "pad-push-event-post", G_CALLBACK (hook_pop));
+  gst_tracing_register_hook (t, "pad-query-pre", G_CALLBACK (hook_query_pre));
+  gst_tracing_register_hook (t, "pad-query-post", G_CALLBACK (hook_pop));
+  gst_tracing_register_hook (t, "element-change-state-pre",
+      G_CALLBACK (hook_state_pre));
+  gst_tracing_register_hook (t, "element-change-state-post",
+      G_CALLBACK (hook_pop));
+}
+
+/* Threads, the element current where they were created, and the library
+ * that created them (the first caller outside zcbench, the C/C++ runtime and
+ * GLib): without the tracer, that tells a sink's display thread from the
+ * main thread. */
+#define NTHREAD 256
+static struct {
+  pid_t tid;
+  int base;
+  char creator[48];
+} thread_base[NTHREAD];
+static int n_thread_base;
+
+typedef struct {
+  void *(*fn) (void *);
+  void *arg;
+  int base;
+  char creator[48];
+} ThreadStart;
+
+static void
+creator_library (char *out, size_t len)
+{
+  void *frames[24];
+  int n = backtrace (frames, 24);
+  out[0] = 0;
+  for (int i = 1; i < n; i++) {
+    Dl_info info;
+    if (!dladdr (frames[i], &info) || !info.dli_fname)
+      continue;
+    const char *base = strrchr (info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    if (g_str_has_prefix (base, "libc.") || g_str_has_prefix (base, "libstdc++") ||
+        g_str_has_prefix (base, "libglib-") || g_str_has_prefix (base, "libgthread") ||
+        g_str_has_prefix (base, "libpthread") || strstr (base, "zcbench"))
+      continue;
+    g_strlcpy (out, base, len);
+    return;
+  }
+}
+
+static void *
+thread_start (void *p)
+{
+  ThreadStart st = *(ThreadStart *) p;
+  free (p);
+  tl_base = st.base;
+  int i = __atomic_fetch_add (&n_thread_base, 1, __ATOMIC_RELAXED);
+  if (i < NTHREAD) {
+    thread_base[i].base = st.base;
+    g_strlcpy (thread_base[i].creator, st.creator, sizeof st.creator);
+    __atomic_store_n (&thread_base[i].tid, gettid (), __ATOMIC_RELEASE);
+  }
+  return st.fn (st.arg);
+}
+
+int
+pthread_create (pthread_t *thr, const pthread_attr_t *attr,
+    void *(*fn) (void *), void *arg)
+{
+  static int (*real_create) (pthread_t *, const pthread_attr_t *,
+      void *(*)(void *), void *);
+  if (!real_create)
+    real_create = dlsym (RTLD_NEXT, "pthread_create");
+  ThreadStart *st = threads_on ? malloc (sizeof *st) : NULL;
+  if (!st)
+    return real_create (thr, attr, fn, arg);
+  st->fn = fn;
+  st->arg = arg;
+  st->base = current_element ();
+  creator_library (st->creator, sizeof st->creator);
+  int ret = real_create (thr, attr, thread_start, st);
+  if (ret != 0)
+    free (st);
+  return ret;
+}
+
+static int
+base_of_thread (pid_t tid, const char **creator)
+{
+  int n = MIN (__atomic_load_n (&n_thread_base, __ATOMIC_ACQUIRE), NTHREAD);
+  *creator = "";
+  for (int i = n - 1; i >= 0; i--)
+    if (__atomic_load_n (&thread_base[i].tid, __ATOMIC_ACQUIRE) == tid) {
+      *creator = thread_base[i].creator;
+      return thread_base[i].base;
+    }
+  return 0;
+}
+
+/* Per-thread CPU at one edge of the window. */
+#define NTASK 128
+typedef struct {
+  pid_t tid;
+  char comm[17];
+  guint64 utime, stime;         /* clock ticks */
+  guint64 cpu_ns;               /* the thread's CPU clock */
+} TaskSample;
+
+static int
+sample_tasks (TaskSample *out)
+{
+  int n = 0;
+  GDir *d = g_dir_open ("/proc/self/task", 0, NULL);
+  if (!d)
+    return 0;
+  const gchar *e;
+  while ((e = g_dir_read_name (d)) && n < NTASK) {
+    TaskSample *t = &out[n];
+    t->tid = atoi (e);
+    gchar *p = g_strdup_printf ("/proc/self/task/%s/stat", e);
+    gchar *text = NULL;
+    gboolean ok = g_file_get_contents (p, &text, NULL, NULL);
+    g_free (p);
+    if (!ok)
+      continue;
+    /* "tid (comm) state ..." : comm may hold spaces and parentheses */
+    char *open = strchr (text, '('), *close_p = strrchr (text, ')');
+    if (open && close_p && close_p > open) {
+      size_t len = MIN ((size_t) (close_p - open - 1), sizeof t->comm - 1);
+      memcpy (t->comm, open + 1, len);
+      t->comm[len] = 0;
+      /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt
+       * cminflt majflt cmajflt utime(14) stime(15) */
+      unsigned long long ut = 0, st = 0;
+      if (sscanf (close_p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+              "%llu %llu", &ut, &st) == 2) {
+        t->utime = ut;
+        t->stime = st;
+        clockid_t c = (clockid_t) ((~(unsigned int) t->tid) << 3) | 4 | 2;
+        t->cpu_ns = clock_ns (c);
+        n++;
+      }
+    }
+    g_free (text);
+  }
+  g_dir_close (d);
+  return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -346,6 +718,8 @@ typedef struct {
   gint fbs;
   gint dmabufs;
   guint64 copied_bytes;
+  TaskSample tasks[NTASK];
+  int n_tasks;
 } Sample;
 
 static gchar *
@@ -402,15 +776,26 @@ kernel_counts (Sample *s)
 
 static guint64 copied_bytes;    /* by the --copy-after stage */
 
+/* The process's counters are read last at the start of the window and first
+ * at its end, so reading debugfs and /proc stays outside of it. */
 static void
-take_sample (Sample *s)
+take_sample (Sample *s, gboolean start)
 {
-  getrusage (RUSAGE_SELF, &s->ru);
-  s->mono = mono_ns ();
-  s->enc_ns = enc_ns_now ();
-  s->copied_bytes = __atomic_load_n (&copied_bytes, __ATOMIC_RELAXED);
+  if (!start) {
+    getrusage (RUSAGE_SELF, &s->ru);
+    s->mono = mono_ns ();
+    s->enc_ns = enc_ns_now ();
+    s->copied_bytes = __atomic_load_n (&copied_bytes, __ATOMIC_RELAXED);
+  }
+  s->n_tasks = threads_on ? sample_tasks (s->tasks) : 0;
   s->zcam_stats = read_file ("/sys/kernel/debug/zcam/zcam0/stats");
   kernel_counts (s);
+  if (start) {
+    s->copied_bytes = __atomic_load_n (&copied_bytes, __ATOMIC_RELAXED);
+    s->enc_ns = enc_ns_now ();
+    s->mono = mono_ns ();
+    getrusage (RUSAGE_SELF, &s->ru);
+  }
 }
 
 static double
@@ -425,7 +810,7 @@ tv_s (struct timeval a, struct timeval b)
 static gint opt_warm = 5, opt_frames = 20, opt_timeout = 600;
 static gchar *opt_count = NULL, *opt_copy_after = NULL, *opt_src = NULL,
     *opt_kms = NULL, *opt_encoder_dev = NULL, *opt_inspect = NULL;
-static gboolean opt_latency = FALSE;
+static gboolean opt_latency = FALSE, opt_attribute = FALSE, opt_threads = FALSE;
 
 static GMainLoop *loop;
 static GstElement *pipeline;
@@ -459,12 +844,14 @@ count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user)
   (void) user;
   guint n = __atomic_add_fetch (&frames_seen, 1, __ATOMIC_RELAXED);
   if (n == (guint) opt_warm) {
-    take_sample (&s0);
+    take_sample (&s0, TRUE);
     have_s0 = TRUE;
+    /* threads read their names again: tasks started since are named */
+    __atomic_add_fetch (&name_gen, 1, __ATOMIC_RELAXED);
     __atomic_store_n (&counting, 1, __ATOMIC_RELEASE);
   } else if (n == (guint) (opt_warm + opt_frames)) {
     __atomic_store_n (&counting, 0, __ATOMIC_RELEASE);
-    take_sample (&s1);
+    take_sample (&s1, FALSE);
     have_s1 = TRUE;
     /* Stop right after the window: no drain, so the tail of the stream
      * (source finished, encoder emptying its queues) never counts. */
@@ -550,6 +937,7 @@ copy_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user)
     return GST_PAD_PROBE_OK;
   GstVideoFrame sf, df;
   gboolean ok = FALSE;
+  push_element (ELEM_COPY);     /* its mapping ioctls are the copy's */
   if (gst_video_frame_map (&sf, &copy_info, in, GST_MAP_READ)) {
     if (gst_video_frame_map (&df, &copy_info, out, GST_MAP_WRITE)) {
       ok = gst_video_frame_copy (&df, &sf);
@@ -557,6 +945,7 @@ copy_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user)
     }
     gst_video_frame_unmap (&sf);
   }
+  pop_element ();
   if (!ok) {
     gst_buffer_unref (out);
     return GST_PAD_PROBE_OK;
@@ -655,6 +1044,29 @@ json_structure (GString *out, const GstStructure *s)
   g_string_append_c (out, '}');
 }
 
+/* GstBaseSink's own "stats" (rendered, dropped: late buffers the base class
+ * dropped, QoS), which a sink's own "stats" property may hide. */
+static void
+base_sink_stats (GString *out, const gchar *key, const gchar *name)
+{
+  GstElement *el = name ? gst_bin_get_by_name (GST_BIN (pipeline), name) : NULL;
+  if (!el)
+    return;
+  if (GST_IS_BASE_SINK (el)) {
+    GObjectClass *bc = g_type_class_peek (GST_TYPE_BASE_SINK);
+    GParamSpec *ps = g_object_class_find_property (bc, "stats");
+    if (ps && ps->owner_type == GST_TYPE_BASE_SINK) {
+      GValue v = G_VALUE_INIT;
+      g_value_init (&v, ps->value_type);
+      bc->get_property (G_OBJECT (el), ps->param_id, &v, ps);
+      g_string_append_printf (out, ", \"%s\": ", key);
+      json_structure (out, g_value_get_boxed (&v));
+      g_value_unset (&v);
+    }
+  }
+  gst_object_unref (el);
+}
+
 static void
 element_stats (GString *out, const gchar *key, const gchar *name)
 {
@@ -730,26 +1142,99 @@ static const struct {
 };
 
 static void
+req_name (GString *out, unsigned long req)
+{
+  for (guint k = 0; k < G_N_ELEMENTS (known_reqs); k++)
+    if ((guint32) known_reqs[k].req == (guint32) req) {
+      g_string_append_printf (out, "\"%s\"", known_reqs[k].name);
+      return;
+    }
+  g_string_append_printf (out, "\"0x%lx\"", req);
+}
+
+/* {"REQ": n} summed over elements and fd kinds */
+static void
 json_ioctls (GString *out)
 {
+  GHashTable *sum = g_hash_table_new (g_direct_hash, g_direct_equal);
+  for (guint i = 0; i < NREQ; i++)
+    if (req_table[i].key) {
+      gpointer k = GUINT_TO_POINTER ((guint32) req_table[i].key);
+      guint64 *v = g_hash_table_lookup (sum, k);
+      if (!v) {
+        v = g_new0 (guint64, 1);
+        g_hash_table_insert (sum, k, v);
+      }
+      *v += req_table[i].n;
+    }
   g_string_append_c (out, '{');
+  GHashTableIter it;
+  gpointer k, v;
   gboolean first = TRUE;
-  for (guint i = 0; i < NREQ; i++) {
-    if (!req_table[i].req)
-      continue;
-    const char *name = NULL;
-    for (guint k = 0; k < G_N_ELEMENTS (known_reqs); k++)
-      if (known_reqs[k].req == req_table[i].req)
-        name = known_reqs[k].name;
-    if (name)
-      g_string_append_printf (out, "%s\"%s\": %" G_GUINT64_FORMAT,
-          first ? "" : ", ", name, req_table[i].n);
-    else
-      g_string_append_printf (out, "%s\"0x%lx\": %" G_GUINT64_FORMAT,
-          first ? "" : ", ", req_table[i].req, req_table[i].n);
+  g_hash_table_iter_init (&it, sum);
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    g_string_append (out, first ? "" : ", ");
+    req_name (out, GPOINTER_TO_UINT (k));
+    g_string_append_printf (out, ": %" G_GUINT64_FORMAT, *(guint64 *) v);
+    g_free (v);
     first = FALSE;
   }
   g_string_append_c (out, '}');
+  g_hash_table_destroy (sum);
+}
+
+/* [[element, fd kind, request, n], ...] */
+static void
+json_ioctls_by (GString *out)
+{
+  g_string_append_c (out, '[');
+  gboolean first = TRUE;
+  for (guint i = 0; i < NREQ; i++) {
+    guint64 key = req_table[i].key;
+    if (!key)
+      continue;
+    guint el = (key >> 32) & 0xff, kind = (key >> 40) & 0xff;
+    g_string_append (out, first ? "[" : ", [");
+    json_str (out, el < NELEM ? elems[el].name : "?");
+    g_string_append_printf (out, ", \"%s\", ", kind < FK_N ? fk_names[kind] :
+        "?");
+    req_name (out, (guint32) key);
+    g_string_append_printf (out, ", %" G_GUINT64_FORMAT "]", req_table[i].n);
+    first = FALSE;
+  }
+  g_string_append_c (out, ']');
+}
+
+/* Per-thread CPU inside the window: [{tid, name, element, user_s, ...}] */
+static void
+json_threads (GString *out)
+{
+  double tick = sysconf (_SC_CLK_TCK);
+  g_string_append_c (out, '[');
+  for (int i = 0; i < s1.n_tasks; i++) {
+    const TaskSample *b = &s1.tasks[i], *a = NULL;
+    for (int j = 0; j < s0.n_tasks; j++)
+      if (s0.tasks[j].tid == b->tid)
+        a = &s0.tasks[j];
+    const char *creator;
+    int base = base_of_thread (b->tid, &creator);
+    int el = element_of_thread_name (b->comm);
+    if (!el)
+      el = base;
+    g_string_append_printf (out, "%s{\"tid\": %d, \"main\": %s, \"name\": ",
+        i ? ", " : "", (int) b->tid, b->tid == getpid () ? "true" : "false");
+    json_str (out, b->comm);
+    g_string_append (out, ", \"element\": ");
+    json_str (out, elems[el].name);
+    g_string_append (out, ", \"creator\": ");
+    json_str (out, creator);
+    g_string_append_printf (out, ", \"user_s\": %.3f, \"sys_s\": %.3f, "
+        "\"cpu_s\": %.6f, \"new\": %s}",
+        (b->utime - (a ? a->utime : 0)) / tick,
+        (b->stime - (a ? a->stime : 0)) / tick,
+        (b->cpu_ns - (a ? a->cpu_ns : 0)) / 1e9, a ? "false" : "true");
+  }
+  g_string_append_c (out, ']');
 }
 
 static gint
@@ -777,6 +1262,11 @@ main (int argc, char **argv)
         "encoder's /dev/videoN: time the ioctls on it", "PATH"},
     {"inspect", 0, 0, G_OPTION_ARG_STRING, &opt_inspect,
         "comma-separated elements whose first input buffer is described", "LIST"},
+    {"attribute", 0, 0, G_OPTION_ARG_NONE, &opt_attribute,
+        "key ioctls by element and fd kind (GStreamer tracer hooks: they "
+          "cost CPU); implies --threads", NULL},
+    {"threads", 0, 0, G_OPTION_ARG_NONE, &opt_threads,
+        "CPU time per thread", NULL},
     {"latency", 0, 0, G_OPTION_ARG_NONE, &opt_latency,
         "capture-to-commit latency and pending-fence pushes", NULL},
     {"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout, "give up after S seconds",
@@ -801,6 +1291,12 @@ main (int argc, char **argv)
     enc_attr = 1;
   }
   latency_on = opt_latency;
+  threads_on = opt_threads || opt_attribute;
+  if (opt_attribute) {
+    attr_on = 1;
+    /* lives as long as the process: the tracing framework holds it */
+    g_object_new (zcb_tracer_get_type (), NULL);
+  }
   lat_ns = g_array_new (FALSE, FALSE, sizeof (guint64));
   errors = g_string_new ("");
   inspect_json = g_string_new ("{");
@@ -813,6 +1309,15 @@ main (int argc, char **argv)
     g_print ("%s}\n", e->str);
     return 1;
   }
+  /* every element known by name: threads are named after them */
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    element_id (GST_OBJECT (g_value_get_object (&item)));
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
   GstPad *cp = element_pad (opt_count ? opt_count : "out", "sink");
   if (!cp) {
     g_printerr ("zcbench: no element '%s' with a sink pad\n",
@@ -879,6 +1384,7 @@ main (int argc, char **argv)
   }
   element_stats (out, "src_stats", opt_src);
   element_stats (out, "sink_stats", opt_kms);
+  base_sink_stats (out, "basesink_stats", opt_kms);
   if (have_s0 && have_s1) {
     guint n = opt_frames;
     double user = tv_s (s0.ru.ru_utime, s1.ru.ru_utime);
@@ -901,6 +1407,14 @@ main (int argc, char **argv)
     json_zcam_delta (out, s0.zcam_stats, s1.zcam_stats);
     g_string_append (out, ", \"ioctls\": ");
     json_ioctls (out);
+    if (attr_on) {
+      g_string_append (out, ", \"ioctls_by\": ");
+      json_ioctls_by (out);
+    }
+    if (threads_on) {
+      g_string_append_printf (out, ", \"threads\": ");
+      json_threads (out);
+    }
   }
   g_string_append_printf (out, ", \"inspect\": %s}", inspect_json->str);
   if (opt_latency) {
