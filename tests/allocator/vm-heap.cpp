@@ -216,8 +216,8 @@ check_pool (const Kind &k)
     GstVideoInfo info;
     gst_video_info_set_format (&info, GST_VIDEO_FORMAT_BGRx, 640, 480);
     GstVideoFrame frame;
-    fail_unless (gst_video_frame_map (&frame, &info, bufs[lap % 3],
-        GST_MAP_WRITE));
+    fail_unless (
+        gst_video_frame_map (&frame, &info, bufs[lap % 3], GST_MAP_WRITE));
     memset (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), lap, 640 * 4);
     gst_video_frame_unmap (&frame);
     for (auto &b : bufs)
@@ -310,8 +310,8 @@ GST_START_TEST (test_by_name)
   for (const char *dev : { "system", "/dev/dma_heap/system" }) {
     GstAllocator *a = gst_zc_allocator_new ("dma-heap", dev);
     fail_unless (a != NULL, "dma-heap on %s", dev);
-    fail_unless_equals_string (
-        gst_zc_allocator_get_device (GST_ZC_ALLOCATOR (a)),
+    fail_unless_equals_string (gst_zc_allocator_get_device (
+                                   GST_ZC_ALLOCATOR (a)),
         "/dev/dma_heap/system");
     gst_object_unref (a);
   }
@@ -551,8 +551,8 @@ GST_START_TEST (test_auto_order)
   close (fds[0]);
   int status = 0;
   fail_unless_equals_int (waitpid (pid, &status, 0), pid);
-  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
-      "child: %s", got.c_str ());
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0, "child: %s",
+      got.c_str ());
   fail_unless_equals_string (got.c_str (),
       "zcam /dev/zcam0\n"
       "dma-heap /dev/dma_heap/system\n"
