@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <linux/dma-buf.h>
+#include <linux/videodev2.h>
 #include <sys/mman.h>
 
 #include <gst/check/gstharness.h>
@@ -166,11 +167,17 @@ check_vgem_import (const Kind &k)
     vgem.signal (fence);
     fail_unless_equals_int (poll (&pfd, 1, 5000), 1);
     close (sf);
-    fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
-    memset (map.data, 0x5a, map.size);
-    gst_memory_unmap (mem, &map);
+    /* vgem lets go of the import (it unmaps its attachment) before the CPU
+     * map: on the debug kernel, 6.1's system heap syncs every mapped
+     * attachment's sg table for the CPU, and CONFIG_DMABUF_DEBUG scrambles
+     * the page links of a table while the importer has it mapped, so that
+     * sync dereferences garbage (docs/testing.md). */
     vgem.close_handle (h);
   }
+  GstMapInfo map;
+  fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
+  memset (map.data, 0x5a, map.size);
+  gst_memory_unmap (mem, &map);
   gst_memory_unref (mem);
   gst_object_unref (a);
   fail_unless_equals_int (zc_test_count_named_dmabufs (), 0);
@@ -389,50 +396,78 @@ GST_END_TEST;
 
 namespace {
 
-std::atomic<int> copies_logged { 0 };
-
-void
-perf_log (GstDebugCategory *cat, GstDebugLevel, const gchar *, const gchar *,
-    gint, GObject *, GstDebugMessage *, gpointer)
+/* The /dev/videoN of the V4L2 device called @name, or "". */
+std::string
+video_node (const char *name)
 {
-  if (strcmp (gst_debug_category_get_name (cat), "GST_PERFORMANCE") == 0)
-    copies_logged++;
+  for (int i = 0; i < 64; i++) {
+    std::ifstream f (
+        "/sys/class/video4linux/video" + std::to_string (i) + "/name");
+    std::string n;
+    if (std::getline (f, n) && n == name)
+      return "/dev/video" + std::to_string (i);
+  }
+  return "";
+}
+
+int
+xioctl_v4l2 (int fd, unsigned long req, void *arg)
+{
+  int ret;
+  do
+    ret = ioctl (fd, req, arg);
+  while (ret < 0 && errno == EINTR);
+  return ret;
 }
 
 } // namespace
 
-/* vicodec's encoder imports system-heap frames (output-io-mode=
- * dmabuf-import): one FWHT frame of the right size per frame, and no copy
- * under GST_PERFORMANCE. */
+/* vicodec's encoder reads system-heap frames through V4L2 DMABUF import
+ * (videobuf2-vmalloc maps them with dma_buf_vmap()), as a hardware encoder
+ * would: one FWHT frame of the right size per frame queued. V4L2 DMABUF
+ * memory leaves the driver no way to copy. (GStreamer 1.22's v4l2fwhtenc,
+ * fed these buffers by a GstHarness, copies them into its own instead:
+ * without an allocation query it does not take buffers it did not
+ * describe.) */
 GST_START_TEST (test_heap_vicodec)
 {
   if (!have (heap))
     return;
-  GstElementFactory *f = gst_element_factory_find ("v4l2fwhtenc");
-  fail_unless (f != NULL, "no v4l2fwhtenc (vicodec)");
-  gst_object_unref (f);
-  gst_debug_remove_log_function (gst_debug_log_default);
-  gst_debug_set_active (TRUE);
-  gst_debug_set_threshold_for_name ("GST_PERFORMANCE", GST_LEVEL_LOG);
-  gst_debug_add_log_function (perf_log, nullptr, nullptr);
+  std::string node = video_node ("stateful-encoder");
+  fail_if (node.empty (), "no vicodec stateful encoder");
+  int enc = open (node.c_str (), O_RDWR | O_CLOEXEC);
+  fail_unless (enc >= 0, "%s: %s", node.c_str (), g_strerror (errno));
 
-  const guint W = 640, H = 480, N = 8;
+  const guint W = 640, H = 480, N = 4;
+  struct v4l2_format vf = {};
+  vf.type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+  vf.fmt.pix.width = W;
+  vf.fmt.pix.height = H;
+  vf.fmt.pix.pixelformat = V4L2_PIX_FMT_NV12;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_S_FMT, &vf), 0);
+  fail_unless_equals_int (vf.fmt.pix.width, W);
+  fail_unless_equals_int (vf.fmt.pix.height, H);
+  fail_unless_equals_int (vf.fmt.pix.pixelformat, V4L2_PIX_FMT_NV12);
+
+  /* Frames from a pool of the heap allocator, in the driver's layout. */
   GstAllocator *a = gst_zc_allocator_new ("dma-heap", NULL);
   fail_unless (a != NULL);
-  const char *caps =
-      "video/x-raw,format=NV12,width=640,height=480,framerate=30/1";
-  GstBufferPool *pool = make_pool (a, caps, N, N);
-  GstHarness *h = gst_harness_new_parse (
-      "v4l2fwhtenc output-io-mode=dmabuf-import");
-  gst_harness_set_src_caps_str (h, caps);
+  GstBufferPool *pool = make_pool (a,
+      "video/x-raw,format=NV12,width=640,height=480", N, N);
+  GstBuffer *bufs[N];
   GstVideoInfo info;
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_NV12, W, H);
   for (guint i = 0; i < N; i++) {
-    GstBuffer *buf = NULL;
-    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &buf, NULL),
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &bufs[i],
+                                NULL),
         GST_FLOW_OK);
+    GstVideoMeta *vm = gst_buffer_get_video_meta (bufs[i]);
+    fail_unless (vm != NULL);
+    fail_unless_equals_int (vm->stride[0], vf.fmt.pix.bytesperline);
+    fail_unless_equals_uint64 (vm->offset[1],
+        guint64 (vf.fmt.pix.bytesperline) * H);
     GstVideoFrame frame;
-    fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_WRITE));
+    fail_unless (gst_video_frame_map (&frame, &info, bufs[i], GST_MAP_WRITE));
     for (guint y = 0; y < H; y++)
       memset (static_cast<guint8 *> (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)) +
               gsize (y) * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
@@ -442,30 +477,88 @@ GST_START_TEST (test_heap_vicodec)
               gsize (y) * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 1),
           128, W);
     gst_video_frame_unmap (&frame);
-    GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
-    GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
-    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
   }
-  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  struct v4l2_requestbuffers rb = {};
+  rb.count = N;
+  rb.type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+  rb.memory = V4L2_MEMORY_DMABUF;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_REQBUFS, &rb), 0);
+  fail_unless (rb.count >= N);
+  rb = {};
+  rb.count = N;
+  rb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  rb.memory = V4L2_MEMORY_MMAP;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_REQBUFS, &rb), 0);
+  fail_unless (rb.count >= 1);
+  const guint ncap = rb.count;
+  std::vector<std::pair<void *, size_t>> caps_maps;
+  for (guint i = 0; i < ncap; i++) {
+    struct v4l2_buffer vb = {};
+    vb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    vb.memory = V4L2_MEMORY_MMAP;
+    vb.index = i;
+    fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_QUERYBUF, &vb), 0);
+    void *m = mmap (NULL, vb.length, PROT_READ, MAP_SHARED, enc, vb.m.offset);
+    fail_unless (m != MAP_FAILED);
+    caps_maps.emplace_back (m, size_t (vb.length));
+    fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_QBUF, &vb), 0);
+  }
   for (guint i = 0; i < N; i++) {
-    /* gst_harness_pull() waits at most 60 s. */
-    GstBuffer *enc = gst_harness_pull (h);
-    fail_unless (enc != NULL, "encoded frame %u missing", i);
-    GstMapInfo map;
-    fail_unless (gst_buffer_map (enc, &map, GST_MAP_READ));
-    fail_unless (map.size >= 44);
+    GstMemory *mem = gst_buffer_peek_memory (bufs[i], 0);
+    struct v4l2_buffer vb = {};
+    vb.type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+    vb.memory = V4L2_MEMORY_DMABUF;
+    vb.index = i;
+    vb.m.fd = gst_dmabuf_memory_get_fd (mem);
+    vb.length = guint (gst_memory_get_sizes (mem, NULL, NULL));
+    vb.bytesused = vf.fmt.pix.sizeimage;
+    vb.field = V4L2_FIELD_NONE;
+    fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_QBUF, &vb), 0);
+  }
+  int type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_STREAMON, &type), 0);
+  type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_STREAMON, &type), 0);
+
+  for (guint i = 0; i < N; i++) {
+    struct pollfd p = { enc, POLLIN, 0 };
+    fail_unless_equals_int (poll (&p, 1, 10000), 1);
+    struct v4l2_buffer vb = {};
+    vb.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    vb.memory = V4L2_MEMORY_MMAP;
+    fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_DQBUF, &vb), 0);
+    fail_if (vb.flags & V4L2_BUF_FLAG_ERROR, "frame %u: encoder error", i);
+    fail_unless (vb.bytesused >= 44, "frame %u: %u bytes", i, vb.bytesused);
+    const auto *d = static_cast<const guint8 *> (caps_maps[vb.index].first);
     guint32 m[2], wh[3];
-    memcpy (m, map.data, 8);
-    memcpy (wh, map.data + 8, 12);
+    memcpy (m, d, 8);
+    memcpy (wh, d + 8, 12);
     fail_unless (m[0] == 0x4f4f4f4f && m[1] == 0xffffffff,
         "frame %u: no FWHT magic", i);
     fail_unless_equals_int (GUINT32_FROM_BE (wh[1]), W);
     fail_unless_equals_int (GUINT32_FROM_BE (wh[2]), H);
-    gst_buffer_unmap (enc, &map);
-    gst_buffer_unref (enc);
+    if (i + 1 < N)
+      fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_QBUF, &vb), 0);
   }
-  fail_unless_equals_int (copies_logged.load (), 0);
-  gst_harness_teardown (h);
+  /* Every heap frame comes back from the encoder. */
+  for (guint i = 0; i < N; i++) {
+    struct v4l2_buffer vb = {};
+    vb.type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+    vb.memory = V4L2_MEMORY_DMABUF;
+    struct pollfd p = { enc, POLLOUT, 0 };
+    fail_unless_equals_int (poll (&p, 1, 10000), 1);
+    fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_DQBUF, &vb), 0);
+  }
+  type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_STREAMOFF, &type), 0);
+  type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  fail_unless_equals_int (xioctl_v4l2 (enc, VIDIOC_STREAMOFF, &type), 0);
+  for (auto &cm : caps_maps)
+    munmap (cm.first, cm.second);
+  close (enc);
+  for (auto &b : bufs)
+    gst_buffer_unref (b);
   gst_buffer_pool_set_active (pool, FALSE);
   gst_object_unref (pool);
   gst_object_unref (a);
