@@ -118,7 +118,8 @@ zc_mem_map_full (GstMemory *mem, GstMapInfo *info, gsize maxsize)
     return NULL;
   }
 
-  zc::CpuAccess access (fd, read, write);
+  const bool both = st.backend->sync_read_write ();
+  zc::CpuAccess access (fd, read || both, write || both);
   ret = access.begin ();
   if (ret < 0)
     GST_WARNING_OBJECT (mem->allocator, "DMA_BUF_IOCTL_SYNC start on %d: %s",
@@ -136,8 +137,10 @@ zc_mem_unmap_full (GstMemory *mem, GstMapInfo *info)
 {
   State &st = state_of (mem);
   st.parent_unmap (mem);
+  const bool both = st.backend->sync_read_write ();
   zc::CpuAccess::end_cpu_access (gst_fd_memory_get_fd (mem),
-      info->flags & GST_MAP_READ, info->flags & GST_MAP_WRITE);
+      both || (info->flags & GST_MAP_READ),
+      both || (info->flags & GST_MAP_WRITE));
 }
 
 GstMemory *

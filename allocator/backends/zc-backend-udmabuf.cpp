@@ -24,6 +24,12 @@ public:
     device_ = std::move (path);
   }
   const char *name () const override { return "udmabuf"; }
+  /* udmabuf (6.1) maps its pages for the CPU once, in the direction of the
+   * first DMA_BUF_IOCTL_SYNC, and syncs that mapping in the direction of
+   * each later one: a read after a write is a sync against the mapping's
+   * direction, which CONFIG_DMA_API_DEBUG reports as a kernel warning.
+   * Always read-write: one direction, valid for every access. */
+  bool sync_read_write () const override { return true; }
 
   int allocate (size_t size, UniqueFd &out) override
   {

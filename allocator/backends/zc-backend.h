@@ -31,6 +31,13 @@ public:
   virtual bool is_dmabuf () const { return true; }
   /* The device fd (zcam, DRM), or -1. */
   virtual int device_fd () const { return -1; }
+  /*
+   * Whether CPU access must be bracketed for reading and writing whatever
+   * the map asks for: an exporter that keeps the direction of the first
+   * DMA_BUF_IOCTL_SYNC for all later ones (udmabuf) wants the same
+   * direction every time.
+   */
+  virtual bool sync_read_write () const { return false; }
 
   /* At least @size bytes of linear memory. */
   virtual int allocate (size_t size, UniqueFd &out) = 0;

@@ -111,7 +111,13 @@ if run camera-ipc FRAMES=90 OUT="$tmp/ipc.fwht" SOCKET="$tmp/ipc.sock"; then
 	check_fwht "$tmp/ipc.fwht" "${got:-0}" 640 480
 fi
 
-if run v4l2src-import FRAMES=$frames; then
+# vivid importing vkms buffers: not on the debug kernel, where 6.1's own
+# dma_buf_vmap/drm_gem_shmem_vmap locking gives a lockdep report
+# (docs/testing.md).
+if [ "${ZC_VM_KERNEL:-}" = debug ]; then
+	checked="$checked v4l2src-import"
+	echo "NOT RUN: v4l2src-import on the debug kernel: 6.1's dma_buf_vmap/drm_gem_shmem_vmap lockdep report (docs/testing.md)"
+elif run v4l2src-import FRAMES=$frames; then
 	check_sink "$tmp/v4l2src-import.out"
 fi
 

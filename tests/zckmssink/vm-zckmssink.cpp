@@ -668,8 +668,19 @@ GST_START_TEST (test_eos_wait_unlocked)
 GST_END_TEST;
 
 // vivid captures straight into the sink's dumb buffers (dmabuf-import).
+// Not on the debug kernel: there 6.1's own locking gives a lockdep report
+// (dma_buf_vmap() takes dmabuf->lock, then vkms's drm_gem_shmem_vmap() takes
+// shmem->vmap_lock; vkms takes them the other way round), and lockdep stops
+// checking after its first report (docs/testing.md).
 GST_START_TEST (test_vivid_import)
 {
+  const char *kernel = g_getenv ("ZC_VM_KERNEL");
+  if (kernel && strcmp (kernel, "debug") == 0) {
+    g_print ("NOT RUN: test_vivid_import on the debug kernel: 6.1's "
+             "dma_buf_vmap/drm_gem_shmem_vmap lockdep report "
+             "(docs/testing.md)\n");
+    return;
+  }
   FILE *p = popen (SRC_ROOT "/tests/common/v4l2dev vivid-000-vid-cap", "r");
   char dev[64] = "";
   fail_unless (p && fgets (dev, sizeof (dev), p));
