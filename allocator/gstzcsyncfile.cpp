@@ -69,6 +69,20 @@ gst_zc_sync_file_wait (gint fence_fd, gint64 timeout_ns)
   return ret;
 }
 
+/* SYNC_IOC_FILE_INFO as @fi asks (no per-fence details when its
+ * num_fences is 0); false with errno set when @fence_fd is no sync_file. */
+static bool
+file_info (gint fence_fd, struct sync_file_info *fi)
+{
+  int ret = zc::xioctl (fence_fd, SYNC_IOC_FILE_INFO, fi);
+  if (ret < 0) {
+    GST_DEBUG ("fd %d is no sync_file: %s", fence_fd, g_strerror (-ret));
+    errno = -ret;
+    return false;
+  }
+  return true;
+}
+
 /**
  * gst_zc_sync_file_query_status:
  * @fence_fd: a sync_file fd
@@ -93,12 +107,8 @@ gst_zc_sync_file_query_status (gint fence_fd, gint *status)
   g_return_val_if_fail (status != NULL, FALSE);
   zc::debug_init ();
   struct sync_file_info fi = {};
-  int ret = zc::xioctl (fence_fd, SYNC_IOC_FILE_INFO, &fi);
-  if (ret < 0) {
-    GST_DEBUG ("fd %d is no sync_file: %s", fence_fd, g_strerror (-ret));
-    errno = -ret;
+  if (!file_info (fence_fd, &fi))
     return FALSE;
-  }
   *status = fi.status;
   return TRUE;
 }
@@ -124,21 +134,14 @@ gst_zc_sync_file_get_status (gint fence_fd, GstZcSyncFileInfo *info)
   memset (info, 0, sizeof (*info));
 
   struct sync_file_info fi = {};
-  int ret = zc::xioctl (fence_fd, SYNC_IOC_FILE_INFO, &fi);
-  if (ret < 0) {
-    GST_DEBUG ("fd %d is no sync_file: %s", fence_fd, g_strerror (-ret));
-    errno = -ret;
+  if (!file_info (fence_fd, &fi))
     return FALSE;
-  }
 
   std::vector<struct sync_fence_info> fences (fi.num_fences);
   if (fi.num_fences) {
     fi.sync_fence_info = reinterpret_cast<guintptr> (fences.data ());
-    ret = zc::xioctl (fence_fd, SYNC_IOC_FILE_INFO, &fi);
-    if (ret < 0) {
-      errno = -ret;
+    if (!file_info (fence_fd, &fi))
       return FALSE;
-    }
   }
 
   info->status = fi.status;
