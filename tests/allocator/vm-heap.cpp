@@ -183,27 +183,13 @@ check_vgem_import (const Kind &k)
   fail_unless_equals_int (zc_test_count_named_dmabufs (), 0);
 }
 
-GstBufferPool *
-make_pool (GstAllocator *a, const char *caps_str, guint min, guint max)
-{
-  GstBufferPool *pool = gst_zc_buffer_pool_new (a);
-  GstStructure *config = gst_buffer_pool_get_config (pool);
-  GstCaps *caps = gst_caps_from_string (caps_str);
-  gst_buffer_pool_config_set_params (config, caps, 0, min, max);
-  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
-  gst_caps_unref (caps);
-  fail_unless (gst_buffer_pool_set_config (pool, config));
-  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
-  return pool;
-}
-
 void
 check_pool (const Kind &k)
 {
   int before = zc_test_count_fds ();
   GstAllocator *a = gst_zc_allocator_new (k.backend, NULL);
   fail_unless (a != NULL);
-  GstBufferPool *pool = make_pool (a,
+  GstBufferPool *pool = zc_test_make_pool (a,
       "video/x-raw,format=BGRx,width=640,height=480", 2, 3);
   std::string name = std::string ("gstzc-") + k.backend;
   std::set<GstMemory *> first;
@@ -346,7 +332,7 @@ GST_START_TEST (test_heap_kmssink)
   fail_unless (a != NULL);
   gchar *caps = g_strdup_printf (
       "video/x-raw,format=BGRx,width=%u,height=%u,framerate=30/1", W, H);
-  GstBufferPool *pool = make_pool (a, caps, 1, 2);
+  GstBufferPool *pool = zc_test_make_pool (a, caps, 1, 2);
   GstBuffer *buf = NULL;
   fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &buf, NULL),
       GST_FLOW_OK);
@@ -452,7 +438,7 @@ GST_START_TEST (test_heap_vicodec)
   /* Frames from a pool of the heap allocator, in the driver's layout. */
   GstAllocator *a = gst_zc_allocator_new ("dma-heap", NULL);
   fail_unless (a != NULL);
-  GstBufferPool *pool = make_pool (a,
+  GstBufferPool *pool = zc_test_make_pool (a,
       "video/x-raw,format=NV12,width=640,height=480", N, N);
   GstBuffer *bufs[N];
   GstVideoInfo info;

@@ -33,20 +33,6 @@ streamon (int dev, guint fps)
       g_strerror (errno));
 }
 
-static GstBufferPool *
-make_pool (GstAllocator *a, const char *caps_str, guint n)
-{
-  GstBufferPool *pool = gst_zc_buffer_pool_new (a);
-  GstStructure *config = gst_buffer_pool_get_config (pool);
-  GstCaps *caps = gst_caps_from_string (caps_str);
-  gst_buffer_pool_config_set_params (config, caps, 0, n, n);
-  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
-  gst_caps_unref (caps);
-  fail_unless (gst_buffer_pool_set_config (pool, config));
-  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
-  return pool;
-}
-
 GST_START_TEST (test_zcam_backend)
 {
   GstAllocator *a = gst_zc_allocator_new ("zcam", NULL);
@@ -95,8 +81,8 @@ GST_START_TEST (test_zcam_capture_map_waits)
 {
   int before = zc_test_count_fds ();
   GstAllocator *a = gst_zc_allocator_new ("zcam", NULL);
-  GstBufferPool *pool = make_pool (a,
-      "video/x-raw,format=BGRx,width=320,height=240", 4);
+  GstBufferPool *pool = zc_test_make_pool (a,
+      "video/x-raw,format=BGRx,width=320,height=240", 4, 4);
   int dev = gst_zc_allocator_get_device_fd (GST_ZC_ALLOCATOR (a));
 
   GstBuffer *bufs[4];
@@ -157,8 +143,8 @@ GST_START_TEST (test_zcam_fence_error_and_map_timeout)
 {
   GstAllocator *a = gst_zc_allocator_new ("zcam", NULL);
   GstZcAllocator *za = GST_ZC_ALLOCATOR (a);
-  GstBufferPool *pool = make_pool (a,
-      "video/x-raw,format=NV12,width=320,height=240", 1);
+  GstBufferPool *pool = zc_test_make_pool (a,
+      "video/x-raw,format=NV12,width=320,height=240", 1, 1);
   int dev = gst_zc_allocator_get_device_fd (za);
   GstBuffer *b;
   fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),

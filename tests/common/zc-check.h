@@ -132,3 +132,19 @@ zc_test_stat (GstElement *element, const char *field)
   gst_structure_free (s);
   return v;
 }
+
+/* An active GstZcBufferPool on @a for @caps_str with video meta, holding
+ * @min to @max buffers. */
+static inline GstBufferPool *
+zc_test_make_pool (GstAllocator *a, const char *caps_str, guint min, guint max)
+{
+  GstBufferPool *pool = gst_zc_buffer_pool_new (a);
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  GstCaps *caps = gst_caps_from_string (caps_str);
+  gst_buffer_pool_config_set_params (config, caps, 0, min, max);
+  gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+  gst_caps_unref (caps);
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  return pool;
+}
