@@ -21,11 +21,11 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <gst/zerocopy/check/gstzctestfence.h>
 #include <gst/zerocopy/zerocopy.h>
 
 #include "kmstest.h"
 #include "zc-drm-dumb.h"
-#include "zc-vgem-uapi.h"
 
 using namespace zctest;
 
@@ -381,35 +381,44 @@ GST_START_TEST (test_not_master)
 }
 GST_END_TEST;
 
-// A pending vgem fence as a sync_file: attach to a vgem object, export the
-// dma-buf's implicit write fence. *fence_id lets the test signal it.
-static int
-vgem_pending_fence (DrmDevice &vgem, uint32_t *fence_id)
+// A fence only the test signals (GstZcTestFence, libgstzerocopy-check):
+// sw_sync where the kernel has it, which never signals by itself and can fail
+// with an error; else vgem, which signals by itself 10 s after it was made.
+// The debug kernel's guest asks for sw_sync (GST_ZC_TEST_FENCE_SOURCE).
+struct PendingFence
 {
-  // vgem has dumb buffers but no KMS (no framebuffers).
-  zc::DumbBuffer bo;
-  fail_unless_equals_int (bo.create (vgem.fd (), 64, 64, 32), 0);
-  zc_vgem_fence_attach att {};
-  att.handle = bo.handle ();
-  att.flags = ZC_VGEM_FENCE_WRITE;
-  fail_unless_equals_int (drmIoctl (vgem.fd (), ZC_IOCTL_VGEM_FENCE_ATTACH,
-                              &att),
-      0);
-  *fence_id = att.out_fence;
-  int dmabuf = bo.export_dmabuf ();
-  fail_unless (dmabuf >= 0);
-  int sync = gst_zc_dmabuf_export_sync_file (dmabuf, GST_ZC_FENCE_ACCESS_READ);
-  close (dmabuf);
-  fail_unless (sync >= 0);
-  return sync;
-}
+  GstZcTestFence *fence = nullptr;
 
-// Shows frame `good`, then pushes `bad` with a vgem fence that is signalled
+  PendingFence ()
+  {
+    GError *err = nullptr;
+    fence = gst_zc_test_fence_new (nullptr, &err);
+    fail_unless (fence != nullptr, "no test fence: %s",
+        err ? err->message : "?");
+  }
+  ~PendingFence () { gst_zc_test_fence_free (fence); }
+  PendingFence (const PendingFence &) = delete;
+  PendingFence &operator= (const PendingFence &) = delete;
+
+  // A new sync_file fd of the fence; the caller owns it.
+  int sync_file ()
+  {
+    int fd = gst_zc_test_fence_dup_fd (fence);
+    fail_unless (fd >= 0, "dup: %s", g_strerror (-fd));
+    return fd;
+  }
+  void signal (bool with_error = false)
+  {
+    GError *err = nullptr;
+    fail_unless (gst_zc_test_fence_signal (fence, with_error, &err),
+        "signal: %s", err ? err->message : "?");
+  }
+};
+
+// Shows frame `good`, then pushes `bad` with a fence that is signalled
 // only after the sink's fence-timeout: the frame is dropped with a warning.
 GST_START_TEST (test_fence_timeout)
 {
-  DrmDevice vgem = DrmDevice::open_driver ("vgem");
-  fail_unless (vgem.valid ());
   const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
   DumbBuffer good, bad;
   fail_unless_equals_int (DumbBuffer::create (env->src.fd (), W, H, good), 0);
@@ -433,11 +442,11 @@ GST_START_TEST (test_fence_timeout)
       GST_FLOW_OK);
   fail_unless (wait_stat (h, "shown", 1));
 
-  uint32_t fence_id = 0;
+  PendingFence pending;
   GstBuffer *buf = dmabuf_buffer (bad);
   GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta (buf);
-  fail_unless (gst_zc_fence_meta_add_acquire_fence (meta,
-      vgem_pending_fence (vgem, &fence_id)));
+  fail_unless (
+      gst_zc_fence_meta_add_acquire_fence (meta, pending.sync_file ()));
   fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
   // The streaming thread did not wait for the fence: it was back before
   // the fence-timeout ran out (a sink waiting in render would have counted
@@ -448,10 +457,7 @@ GST_START_TEST (test_fence_timeout)
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
   fail_unless (msg != nullptr);
   gst_message_unref (msg);
-  zc_vgem_fence_signal sig { fence_id, 0 };
-  fail_unless_equals_int (drmIoctl (vgem.fd (), ZC_IOCTL_VGEM_FENCE_SIGNAL,
-                              &sig),
-      0);
+  pending.signal ();
   fail_unless_equals_uint64 (sink_stat (h, "shown"), 1);
   fail_unless_equals_uint64 (sink_stat (h, "fence-errors"), 0);
   check_capture (&good, 6, 0, 0);
@@ -526,8 +532,6 @@ GST_END_TEST;
 // frame stays on screen until the fence signals, then the new one shows.
 GST_START_TEST (test_fence_delayed)
 {
-  DrmDevice vgem = DrmDevice::open_driver ("vgem");
-  fail_unless (vgem.valid ());
   const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
   DumbBuffer frame_a, frame_b;
   fail_unless_equals_int (DumbBuffer::create (env->src.fd (), W, H, frame_a),
@@ -542,11 +546,11 @@ GST_START_TEST (test_fence_delayed)
       GST_FLOW_OK);
   fail_unless (wait_stat (h, "shown", 1));
 
-  uint32_t fence_id = 0;
+  PendingFence pending;
   GstBuffer *buf = dmabuf_buffer (frame_b);
   GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta (buf);
-  fail_unless (gst_zc_fence_meta_add_acquire_fence (meta,
-      vgem_pending_fence (vgem, &fence_id)));
+  fail_unless (
+      gst_zc_fence_meta_add_acquire_fence (meta, pending.sync_file ()));
   int fence_copy = gst_zc_sync_file_dup (
       gst_zc_fence_meta_get_acquire_fence (meta));
   fail_unless (fence_copy >= 0);
@@ -563,14 +567,58 @@ GST_START_TEST (test_fence_delayed)
   fail_unless_equals_uint64 (sink_stat (h, "shown"), 1);
   check_capture (&frame_a, 9, 0, 0);
 
-  zc_vgem_fence_signal sig { fence_id, 0 };
-  fail_unless_equals_int (drmIoctl (vgem.fd (), ZC_IOCTL_VGEM_FENCE_SIGNAL,
-                              &sig),
-      0);
+  pending.signal ();
   // Once shown counts it, the flip is done and nothing else is pending.
   fail_unless (wait_stat (h, "shown", 2));
   check_capture (&frame_b, 10, 0, 0);
   fail_unless_equals_uint64 (sink_stat (h, "fence-timeouts"), 0);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+// A frame whose acquire fence fails (sw_sync signals it with an error while
+// it waits): it is never shown, counts as a fence error, and the stream goes
+// on with the next frame. vgem fences cannot fail: not run without sw_sync.
+GST_START_TEST (test_fence_error_pending)
+{
+  PendingFence pending;
+  if (!gst_zc_test_fence_can_signal_error (pending.fence)) {
+    g_print ("NOT RUN: test_fence_error_pending: %s fences cannot fail "
+             "(sw_sync, on the debug kernel, can)\n",
+        gst_zc_test_fence_get_source (pending.fence));
+    return;
+  }
+  const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
+  DumbBuffer fa, fb, fc;
+  for (DumbBuffer *b : { &fa, &fb, &fc })
+    fail_unless_equals_int (DumbBuffer::create (env->src.fd (), W, H, *b), 0);
+  fill (fa, 17);
+  fill (fb, 18);
+  fill (fc, 19);
+  GstHarness *h = make_sink (W, H);
+  g_object_set (h->element, "fence-timeout", 30 * GST_SECOND, nullptr);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (fa)),
+      GST_FLOW_OK);
+  fail_unless (wait_stat (h, "shown", 1));
+  GstBuffer *buf = dmabuf_buffer (fb);
+  fail_unless (
+      gst_zc_fence_meta_add_acquire_fence (gst_zc_buffer_add_fence_meta (buf),
+          pending.sync_file ()));
+  fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  wait_vblanks (2);
+  fail_unless_equals_uint64 (sink_stat (h, "shown"), 1);
+  pending.signal (true);
+  fail_unless (wait_stat (h, "fence-errors", 1, 5000));
+  wait_vblanks (2);
+  fail_unless_equals_uint64 (sink_stat (h, "shown"), 1);
+  check_capture (&fa, 17, 0, 0);
+  fail_unless_equals_int (gst_harness_push (h, dmabuf_buffer (fc)),
+      GST_FLOW_OK);
+  fail_unless (wait_stat (h, "shown", 2));
+  check_capture (&fc, 19, 0, 0);
+  fail_unless_equals_uint64 (sink_stat (h, "fence-errors"), 1);
+  fail_unless_equals_uint64 (sink_stat (h, "fence-timeouts"), 0);
+  fail_unless_equals_uint64 (sink_stat (h, "replaced"), 0);
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -595,11 +643,10 @@ struct EosPush
   void join () { thread.join (); }
 };
 
-// The harness with frame A on screen and frame B waiting for a vgem fence
-// that only the test signals.
+// The harness with frame A on screen and frame B waiting for a fence that
+// only the test signals.
 static GstHarness *
-sink_with_pending_frame (DrmDevice &vgem, DumbBuffer &fa, DumbBuffer &fb,
-    uint32_t *fence_id)
+sink_with_pending_frame (PendingFence &pending, DumbBuffer &fa, DumbBuffer &fb)
 {
   const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
   fail_unless_equals_int (DumbBuffer::create (env->src.fd (), W, H, fa), 0);
@@ -613,8 +660,8 @@ sink_with_pending_frame (DrmDevice &vgem, DumbBuffer &fa, DumbBuffer &fb,
   fail_unless (wait_stat (h, "shown", 1));
   GstBuffer *buf = dmabuf_buffer (fb);
   GstZcFenceMeta *meta = gst_zc_buffer_add_fence_meta (buf);
-  fail_unless (gst_zc_fence_meta_add_acquire_fence (meta,
-      vgem_pending_fence (vgem, fence_id)));
+  fail_unless (
+      gst_zc_fence_meta_add_acquire_fence (meta, pending.sync_file ()));
   fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
   return h;
 }
@@ -622,19 +669,14 @@ sink_with_pending_frame (DrmDevice &vgem, DumbBuffer &fa, DumbBuffer &fb,
 // EOS goes on only once the last frame is on screen.
 GST_START_TEST (test_eos_after_last_flip)
 {
-  DrmDevice vgem = DrmDevice::open_driver ("vgem");
-  fail_unless (vgem.valid ());
   DumbBuffer fa, fb;
-  uint32_t fence_id = 0;
-  GstHarness *h = sink_with_pending_frame (vgem, fa, fb, &fence_id);
+  PendingFence pending;
+  GstHarness *h = sink_with_pending_frame (pending, fa, fb);
   EosPush eos (h);
   wait_vblanks (3);
   fail_if (eos.returned.load (),
       "EOS passed while the last frame waited for its fence");
-  zc_vgem_fence_signal sig { fence_id, 0 };
-  fail_unless_equals_int (drmIoctl (vgem.fd (), ZC_IOCTL_VGEM_FENCE_SIGNAL,
-                              &sig),
-      0);
+  pending.signal ();
   eos.join ();
   fail_unless_equals_uint64 (eos.shown_at_return, 2);
   check_capture (&fb, 16, 0, 0);
@@ -646,23 +688,22 @@ GST_END_TEST;
 // pending frame's fence.
 GST_START_TEST (test_eos_wait_unlocked)
 {
-  DrmDevice vgem = DrmDevice::open_driver ("vgem");
-  fail_unless (vgem.valid ());
   DumbBuffer fa, fb;
-  uint32_t fence_id = 0;
-  GstHarness *h = sink_with_pending_frame (vgem, fa, fb, &fence_id);
+  PendingFence pending;
+  GstHarness *h = sink_with_pending_frame (pending, fa, fb);
   EosPush eos (h);
   wait_vblanks (1);
   gst_element_set_state (h->element, GST_STATE_READY);
   eos.join ();
   // The wait ended on the state change, not on the fence: the frame was
-  // not shown and the fence is still pending (vgem refuses to signal a
-  // fence its 10 s timer signalled already).
+  // not shown and the fence is still pending.
   fail_unless_equals_uint64 (eos.shown_at_return, 1);
-  zc_vgem_fence_signal sig { fence_id, 0 };
-  fail_unless_equals_int (drmIoctl (vgem.fd (), ZC_IOCTL_VGEM_FENCE_SIGNAL,
-                              &sig),
-      0);
+  GstZcSyncFileInfo fi {};
+  fail_unless (
+      gst_zc_sync_file_get_status (gst_zc_test_fence_get_fd (pending.fence),
+          &fi));
+  fail_unless_equals_int (fi.status, 0);
+  pending.signal ();
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -901,8 +942,6 @@ pool_acquire (GstBufferPool *pool, GstBuffer **buf, int flags)
 // open until the test closes it.
 GST_START_TEST (test_pool_reuse_order)
 {
-  DrmDevice vgem = DrmDevice::open_driver ("vgem");
-  fail_unless (vgem.valid ());
   const uint32_t W = env->out.mode.hdisplay, H = env->out.mode.vdisplay;
   char *node = drmGetDeviceNameFromFd2 (env->src.fd ());
   fail_unless (node != nullptr);
@@ -951,9 +990,9 @@ GST_START_TEST (test_pool_reuse_order)
                               GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT),
       GST_FLOW_EOS);
 
-  // Hold B's flip: a pending vgem fence as a write fence of B's dma-buf.
-  uint32_t fence_id = 0;
-  int pending = vgem_pending_fence (vgem, &fence_id);
+  // Hold B's flip: a pending fence as a write fence of B's dma-buf.
+  PendingFence fence;
+  int pending = fence.sync_file ();
   fail_unless_equals_int (gst_zc_dmabuf_import_sync_file (gst_dmabuf_memory_get_fd (
                                                               mem_b),
                               GST_ZC_FENCE_ACCESS_WRITE, pending),
@@ -996,10 +1035,7 @@ GST_START_TEST (test_pool_reuse_order)
       1);
 
   // Let B flip: A comes back out of the pool only after that.
-  zc_vgem_fence_signal sig { fence_id, 0 };
-  fail_unless_equals_int (drmIoctl (vgem.fd (), ZC_IOCTL_VGEM_FENCE_SIGNAL,
-                              &sig),
-      0);
+  fence.signal ();
   fail_unless_equals_int (pool_acquire (pool, &x, 0), GST_FLOW_OK);
   fail_unless (gst_buffer_peek_memory (x, 0) == mem_a);
   fail_unless (gst_zc_sync_file_get_status (release, &fi));
@@ -1251,6 +1287,7 @@ zckmssink_suite ()
   tcase_add_test (tc, test_release_fence);
   tcase_add_test (tc, test_fence_timeout);
   tcase_add_test (tc, test_fence_delayed);
+  tcase_add_test (tc, test_fence_error_pending);
   tcase_add_test (tc, test_eos_after_last_flip);
   tcase_add_test (tc, test_eos_wait_unlocked);
   tcase_add_test (tc, test_teardown_releases_all);
