@@ -4,7 +4,8 @@
 # fail a run whose guest kernel log shows a warning even when the command
 # succeeded. On the debug kernel, in one boot: a KASAN report and a real leak
 # (a module that leaks on purpose) each fail the run through their gate, and
-# nothing else is reported.
+# nothing else is reported. A guest that stops printing is ended by the
+# console-silence watchdog with its CPU state (hang).
 #   usage: harness.sh SOURCE_ROOT CASE
 set -u
 top=$1
@@ -56,6 +57,32 @@ echo a
 echo b' "$out" || fail "sh -c with newlines failed"
 	[ "$(cat "$out")" = "a${nl}b" ] || fail "sh -c 'echo a<newline>echo b' printed '$(cat "$out")'"
 	echo "$# arguments passed exactly; a newline in sh -c works"
+	;;
+hang)
+	# A guest that stops printing is taken as hung after --silence seconds:
+	# the run ends (124) well before --timeout, with the vCPUs' registers in
+	# build/vm/hang.log and the guest kernel's own report of where every CPU
+	# was (the watchdog's NMI makes it panic with their backtraces).
+	t0=$(date +%s)
+	out=$("$run" --quiet --silence 60 --timeout 900 -- sh -c 'echo quiet now; sleep 800' 2>&1)
+	rc=$?
+	t=$(($(date +%s) - t0))
+	echo "$out"
+	[ "$rc" = 124 ] || fail "a silent guest gave status $rc, not 124"
+	[ "$t" -lt 600 ] || fail "the silent guest was ended after ${t}s, not by the watchdog"
+	echo "$out" | grep -q 'the guest hung' || fail "no message about the hang"
+	log=$top/build/vm/hang.log
+	[ -e "$log" ] || fail "no build/vm/hang.log"
+	grep -q '^RIP=' "$log" || { cat "$log"; fail "build/vm/hang.log has no vCPU registers"; }
+	[ "$(grep -c '^RIP=' "$log")" -ge 4 ] || fail "hang.log: not both vCPUs, twice"
+	grep -q 'NMI' "$top/build/vm/console.log" || fail "the guest did not report the NMI"
+	grep -q 'Kernel panic' "$top/build/vm/console.log" ||
+		fail "the guest kernel did not panic on the watchdog's NMI"
+	grep -q 'Call Trace' "$top/build/vm/console.log" || fail "no backtrace in the console log"
+	# A guest that prints goes on (the default 600 s is far above this).
+	"$run" --quiet --silence 60 -- sh -c 'i=0; while [ $i -lt 18 ]; do echo $i; sleep 5; i=$((i + 1)); done' ||
+		fail "a guest printing every 5 s for 90 s was stopped with --silence 60"
+	echo "silent guest ended after ${t}s with its CPU state and backtraces; a printing one ran"
 	;;
 debug-gates)
 	# One boot of the debug kernel for both gates (a debug boot costs
