@@ -49,20 +49,24 @@ fbs0=$(fbs)
 pid=$!
 start=$(date +%s)
 printf 'seconds\tfds\trss_kb\tzcam_dmabufs\tframebuffers\tlive_buffers\tlive_fences\tframes\n' >"$log"
+sed 's/^/# /' "$log"
 while kill -0 "$pid" 2>/dev/null; do
 	sleep "$interval"
 	fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 	[ "$fds" -gt 0 ] || break
 	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
 	[ -n "$rss" ] || break
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(($(date +%s) - start))" "$fds" "$rss" \
+	row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(($(date +%s) - start))" "$fds" "$rss" \
 		"$(zcam_bufs)" "$(fbs)" "$(zstat live_buffers)" "$(zstat live_fences)" \
-		"$(zstat frames)" >>"$log"
+		"$(zstat frames)")
+	echo "$row" >>"$log"
+	# As it goes: a long run shows progress (and the VM's watchdog sees a
+	# console that is alive).
+	echo "# $row"
 done
 wait "$pid"
 rc=$?
 elapsed=$(($(date +%s) - start))
-sed 's/^/# /' "$log"
 grep '^zc-run: stats' "$out" | sed 's/^/# /'
 
 # Rows after the warm-up, split in halves; prints "NAME first_max last_max"
