@@ -183,10 +183,13 @@ write_png (const zctest::DumbBuffer &b, const char *path)
 //
 // To see the release fence, the probe on the sink pad keeps a reference to
 // each buffer until the sink has attached one (the fence is then duplicated
-// and the buffer let go at once) or, for frames that are never shown, for
-// at most kHoldMs; a thread checks every few ms. A buffer is thus held at
-// most a few ms longer than the sink holds it, except frames the sink does
-// not show: give the source a few spare buffers (zcamsrc num-buffers-pool).
+// and the buffer let go) or, for frames that are never shown, for at most
+// kHoldMs. A thread looks when a buffer arrives (the sink attaches the
+// release fence as it commits a later frame) and at the oldest frame's
+// deadline. A shown buffer is thus held until the next arrival after the
+// sink let go of it (about one frame period), a frame the sink does not
+// show up to kHoldMs: give the source a few spare buffers (zcamsrc
+// num-buffers-pool).
 class LatencyProbe
 {
 public:
@@ -197,11 +200,22 @@ public:
 
   void start ()
   {
+    // Woken by each buffer that arrives (the sink attaches a frame's
+    // release fence when it commits a later one, so an arrival is when
+    // there may be one to collect) and by the hold deadline of the oldest
+    // frame still waiting; otherwise it sleeps.
     thread_ = std::thread ([this] {
       std::unique_lock<std::mutex> lk (lock_);
       while (!stopping_) {
         collect_locked (false);
-        cond_.wait_for (lk, std::chrono::milliseconds (5));
+        if (held_.empty ()) {
+          cond_.wait (lk);
+        } else {
+          gint64 due_us = held_.front ().since_us + kHoldMs * 1000;
+          gint64 left_us = due_us - g_get_monotonic_time ();
+          if (left_us > 0)
+            cond_.wait_for (lk, std::chrono::microseconds (left_us));
+        }
       }
     });
   }
@@ -236,6 +250,7 @@ public:
     int acq = gst_zc_fence_meta_get_acquire_fence (meta);
     h.acquire = acq >= 0 ? gst_zc_sync_file_dup (acq) : -1;
     held_.push_back (h);
+    cond_.notify_one ();
   }
 
   // Latencies in ns, in the order the frames arrived.
