@@ -338,8 +338,8 @@ check_display (int fd, Output &out, const Pattern &p, uint64_t seq)
   // debug kernel (KASAN) that took over the default 5 s once. The bound
   // grows with the output (10 s per 1920x1080); a lost writeback job still
   // ends in -ETIMEDOUT, only later.
-  int timeout_ms = int (std::max<uint64_t> (5000,
-      uint64_t (hd) * vd * 10000 / (1920 * 1080)));
+  int timeout_ms = int (
+      std::max<uint64_t> (5000, uint64_t (hd) * vd * 10000 / (1920 * 1080)));
   int r = capture (fd, out, wb, timeout_ms);
   check (r == 0,
       fmt ("display: writeback capture of the %ux%u output (%d)", hd, vd, r));
