@@ -321,7 +321,8 @@ GST_START_TEST (test_pool_release_fence)
     fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &b, NULL),
         GST_FLOW_OK);
     GstMemory *mem = gst_buffer_peek_memory (b, 0);
-    fail_unless_equals_int (zc_test_count_named_dmabufs ("gstzc-dumb"), 2);
+    /* The pool's one buffer (max 1). */
+    fail_unless_equals_int (zc_test_count_named_dmabufs ("gstzc-dumb"), 1);
     gst_zc_fence_meta_add_release_fence (gst_zc_buffer_add_fence_meta (b),
         gst_zc_test_fence_dup_fd (display));
     gst_buffer_unref (b);
